@@ -1,0 +1,94 @@
+// Command audit-corpus writes a synthetic audit log of a given size with the
+// shape of a real kube-apiserver's, for benchmarks:
+//
+//	go run ./cmd/audit-corpus -size 1GB -o /tmp/audit-1g.log
+//	go run ./cmd/audit-corpus -size 1GB -compress gzip -o /tmp/audit-1g.log.gz
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/kubectl-audit/kubectl-audit/detectors/corpus"
+)
+
+func main() {
+	size := flag.String("size", "100MB", "approximate uncompressed size (KB, MB, GB suffixes)")
+	out := flag.String("o", "-", "output file (- for stdout)")
+	compress := flag.String("compress", "none", "none, gzip or zstd")
+	nodes := flag.Int("nodes", 500, "number of kubelets")
+	seed := flag.Uint64("seed", 1, "random seed")
+	flag.Parse()
+	if err := run(*size, *out, *compress, *nodes, *seed); err != nil {
+		fmt.Fprintln(os.Stderr, "audit-corpus:", err)
+		os.Exit(1)
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	u := strings.ToUpper(s)
+	for _, suf := range []struct {
+		s string
+		m int64
+	}{{"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}} {
+		if strings.HasSuffix(u, suf.s) {
+			mult, u = suf.m, strings.TrimSuffix(u, suf.s)
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(u, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad -size %q", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+func run(sizeArg, out, compress string, nodes int, seed uint64) error {
+	size, err := parseSize(sizeArg)
+	if err != nil {
+		return err
+	}
+	var w io.Writer = os.Stdout
+	if out != "-" {
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	var closer io.Closer
+	switch compress {
+	case "none":
+	case "gzip":
+		zw := gzip.NewWriter(w)
+		w, closer = zw, zw
+	case "zstd":
+		zw, err := zstd.NewWriter(w)
+		if err != nil {
+			return err
+		}
+		w, closer = zw, zw
+	default:
+		return fmt.Errorf("unknown -compress %q", compress)
+	}
+	n, err := corpus.Generate(w, corpus.Options{Size: size, Nodes: nodes, Seed: seed})
+	if err != nil {
+		return err
+	}
+	if closer != nil {
+		if err := closer.Close(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "wrote %d events\n", n)
+	return nil
+}

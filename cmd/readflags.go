@@ -1,0 +1,142 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-audit/kubectl-audit/detectors"
+)
+
+// ReadFlags are the input flags every analysing command shares.
+type ReadFlags struct {
+	Filenames   []string
+	Since       string
+	Until       string
+	Stage       string
+	Workers     int
+	MaxLineSize string
+	Strict      bool
+	Quiet       bool
+}
+
+// NewReadFlags returns the defaults.
+func NewReadFlags() *ReadFlags {
+	return &ReadFlags{Stage: "auto", MaxLineSize: "64Mi"}
+}
+
+// AddFlags registers the flags.
+func (f *ReadFlags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVarP(&f.Filenames, "filename", "f", f.Filenames,
+		"audit log files, directories, globs, or - for stdin (repeatable); gzip and zstd are detected by content")
+	fs.StringVar(&f.Since, "since", f.Since, "only events received at or after this time: a duration before now (2h, 30m) or an RFC 3339 time")
+	fs.StringVar(&f.Until, "until", f.Until, "only events received before this time: a duration before now or an RFC 3339 time")
+	fs.StringVar(&f.Stage, "stage", f.Stage,
+		"which events to use: auto counts each request once (ResponseComplete, else ResponseStarted, else Panic); or a comma-separated list of stages to use as they are")
+	fs.IntVar(&f.Workers, "workers", f.Workers, "parsing goroutines (0: one per core)")
+	fs.StringVar(&f.MaxLineSize, "max-line-size", f.MaxLineSize, "longest event line read; longer lines are skipped and counted")
+	fs.BoolVar(&f.Strict, "strict", f.Strict, "exit with code 3 if any input line was skipped")
+	fs.BoolVarP(&f.Quiet, "quiet", "q", f.Quiet, "do not print the reading summary on stderr (problems are still reported)")
+}
+
+// ToOptions validates the flags and resolves the inputs.
+func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (detectors.ReadOptions, error) {
+	var o detectors.ReadOptions
+	if len(f.Filenames) == 0 {
+		return o, fmt.Errorf("no input: give audit log files with -f (or -f - for stdin)")
+	}
+	var err error
+	if o.Since, err = ParseTimeBound(f.Since, now); err != nil {
+		return o, fmt.Errorf("--since: %w", err)
+	}
+	if o.Until, err = ParseTimeBound(f.Until, now); err != nil {
+		return o, fmt.Errorf("--until: %w", err)
+	}
+	if !o.Since.IsZero() && !o.Until.IsZero() && !o.Since.Before(o.Until) {
+		return o, fmt.Errorf("--since (%s) must be before --until (%s)", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339))
+	}
+	if f.Stage != "" && f.Stage != "auto" {
+		for _, s := range strings.Split(f.Stage, ",") {
+			s = strings.TrimSpace(s)
+			switch s {
+			case detectors.StageRequestReceived, detectors.StageResponseStarted, detectors.StageResponseComplete, detectors.StagePanic:
+				o.Stages = append(o.Stages, s)
+			default:
+				return o, fmt.Errorf("--stage: unknown stage %q (want auto, or RequestReceived, ResponseStarted, ResponseComplete, Panic)", s)
+			}
+		}
+	}
+	if f.Workers < 0 {
+		return o, fmt.Errorf("--workers must be 0 or more")
+	}
+	o.Workers = f.Workers
+	q, err := resource.ParseQuantity(f.MaxLineSize)
+	if err != nil || q.Value() < 1024 {
+		return o, fmt.Errorf("--max-line-size: want a size like 16Mi or 64Mi, at least 1Ki, got %q", f.MaxLineSize)
+	}
+	o.MaxLineSize = int(q.Value())
+	o.Inputs, err = detectors.ResolveInputs(f.Filenames, in)
+	if err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// ParseTimeBound parses --since/--until: "" (no bound), a duration before
+// now, or an RFC 3339 time.
+func ParseTimeBound(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("duration %q must be positive", s)
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (2h, 30m) nor an RFC 3339 time (2026-11-24T10:00:00Z)", s)
+}
+
+// Read runs the reading path and reports what it skipped on errOut: the
+// first problems with file:line, then the one-line summary. With --strict,
+// any skipped line makes the command fail with ExitSkipped, after the
+// command's output has been printed by the caller.
+func (f *ReadFlags) Read(ctx context.Context, opts detectors.ReadOptions, errOut io.Writer, newSink func() detectors.Sink) (*detectors.Stats, error) {
+	st, err := detectors.Read(ctx, opts, newSink)
+	if st != nil {
+		f.Report(st, errOut)
+	}
+	return st, err
+}
+
+// Report prints the problems and the summary.
+func (f *ReadFlags) Report(st *detectors.Stats, errOut io.Writer) {
+	skipped := st.SkippedTotal()
+	for _, p := range st.Problems {
+		fmt.Fprintf(errOut, "warning: %s\n", p)
+	}
+	if skipped > int64(len(st.Problems)) && len(st.Problems) > 0 {
+		fmt.Fprintf(errOut, "warning: ... %d more skipped lines not shown\n", skipped-int64(len(st.Problems)))
+	}
+	if !f.Quiet || skipped > 0 {
+		fmt.Fprintf(errOut, "%s\n", st.Summary())
+	}
+}
+
+// StrictError returns the --strict failure for st, or nil.
+func (f *ReadFlags) StrictError(st *detectors.Stats) error {
+	if f.Strict && st != nil && st.SkippedTotal() > 0 {
+		return &ExitCodeError{Code: ExitSkipped, Err: fmt.Errorf("--strict: %d input lines were skipped", st.SkippedTotal())}
+	}
+	return nil
+}

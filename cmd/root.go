@@ -1,0 +1,75 @@
+// Package cmd wires the kubectl audit commands: flags, cobra, cli-runtime.
+// Analysis lives in detectors/ and its subpackages; this package turns flags
+// into their typed options and prints results.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// Exit codes, documented in the README.
+const (
+	// ExitOK: success.
+	ExitOK = 0
+	// ExitError: bad flags, unreadable input, no audit events, or any other error.
+	ExitError = 1
+	// ExitFindings: detect found something at or above --fail-on.
+	ExitFindings = 2
+	// ExitSkipped: --strict, and some input lines were skipped.
+	ExitSkipped = 3
+)
+
+// ExitError carries a specific exit code out of a command.
+type ExitCodeError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitCodeError) Error() string { return e.Err.Error() }
+func (e *ExitCodeError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by Execute to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ec *ExitCodeError
+	if errors.As(err, &ec) {
+		return ec.Code
+	}
+	return ExitError
+}
+
+// NewCmdAudit builds the root command, "kubectl audit".
+func NewCmdAudit(streams genericiooptions.IOStreams) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+	root := &cobra.Command{
+		Use:   "kubectl-audit",
+		Short: "Make Kubernetes API-server audit logs useful",
+		Long: `kubectl audit reads Kubernetes API-server audit logs (files, directories,
+rotated and compressed sets, stdin) and answers: who is calling the API server
+(top), what happened to an object and why it was allowed (why), and what looks
+wrong (detect).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl audit",
+		},
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	configFlags.AddFlags(root.PersistentFlags())
+
+	root.AddCommand(NewCmdVersion(streams))
+	root.AddCommand(NewCmdTop(streams, configFlags))
+	return root
+}
+
+// errorf is fmt.Errorf for messages that start with a flag name.
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,162 @@
+package detectors
+
+import (
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// ExprEnv is what expressions (--where, rule match/group_by) see of one
+// event. Field names are the expression names; they are a stable interface
+// documented in the README. One ExprEnv per worker: Set refills it for each
+// event, and its functions read the event it was last set to.
+type ExprEnv struct {
+	AuditID          string   `expr:"auditID"`
+	Stage            string   `expr:"stage"`
+	Level            string   `expr:"level"`
+	Verb             string   `expr:"verb"`
+	RequestURI       string   `expr:"requestURI"`
+	UserAgent        string   `expr:"userAgent"`
+	User             string   `expr:"user"`
+	UserUID          string   `expr:"userUID"`
+	Groups           []string `expr:"groups"`
+	ImpersonatedUser string   `expr:"impersonatedUser"`
+	ServiceAccount   string   `expr:"serviceAccount"`
+	Node             string   `expr:"node"`
+	SourceIP         string   `expr:"sourceIP"`
+	SourceIPs        []string `expr:"sourceIPs"`
+	Resource         string   `expr:"resource"`
+	Subresource      string   `expr:"subresource"`
+	Namespace        string   `expr:"namespace"`
+	Name             string   `expr:"name"`
+	APIGroup         string   `expr:"apiGroup"`
+	APIVersion       string   `expr:"apiVersion"`
+	ObjectUID        string   `expr:"objectUID"`
+	Code             int      `expr:"code"`
+	Status           string   `expr:"status"`
+	Reason           string   `expr:"reason"`
+	Message          string   `expr:"message"`
+	Decision         string   `expr:"decision"`
+	AuthzReason      string   `expr:"authzReason"`
+	// Latency is stageTimestamp - requestReceivedTimestamp in seconds.
+	Latency     float64   `expr:"latency"`
+	Received    time.Time `expr:"time"`
+	LongRunning bool      `expr:"longRunning"`
+
+	// Annotation returns an annotation's value, or "".
+	Annotation func(key string) string `expr:"annotation"`
+	// Extra returns the first value of user.extra[key], or "".
+	Extra func(key string) string `expr:"extra"`
+	// Get returns the value at a dotted path of the raw event
+	// ("requestObject.spec.hostNetwork"), converted to a string, number,
+	// bool, list or map; nil when absent.
+	Get func(path string) any `expr:"get"`
+	// Has reports whether a dotted path exists in the raw event.
+	Has func(path string) bool `expr:"has"`
+
+	ev *Event
+}
+
+// NewExprEnv returns an environment whose functions read the current event.
+func NewExprEnv() *ExprEnv {
+	x := &ExprEnv{}
+	x.Annotation = func(key string) string {
+		if x.ev == nil {
+			return ""
+		}
+		return x.ev.Annotation(key)
+	}
+	x.Extra = func(key string) string {
+		if x.ev == nil {
+			return ""
+		}
+		return x.ev.User.Extra(key)
+	}
+	x.Get = func(path string) any {
+		if x.ev == nil {
+			return nil
+		}
+		return jsonToAny(x.ev.Get(splitPath(path)...))
+	}
+	x.Has = func(path string) bool {
+		return x.ev != nil && x.ev.Get(splitPath(path)...) != nil
+	}
+	return x
+}
+
+// Set points the environment at e. Strings are views into e: valid until
+// the next Set.
+func (x *ExprEnv) Set(e *Event) {
+	x.ev = e
+	x.AuditID = e.AuditID
+	x.Stage = e.Stage
+	x.Level = e.Level
+	x.Verb = e.Verb
+	x.RequestURI = e.RequestURI
+	x.UserAgent = e.UserAgent
+	x.User = e.User.Username
+	x.UserUID = e.User.UID
+	x.Groups = e.User.Groups
+	x.ImpersonatedUser = e.ImpersonatedUser.Username
+	x.ServiceAccount = e.ServiceAccount()
+	x.Node = e.NodeName()
+	x.SourceIP = e.SourceIP()
+	x.SourceIPs = e.SourceIPs
+	x.Resource = e.ObjectRef.Resource
+	x.Subresource = e.ObjectRef.Subresource
+	x.Namespace = e.ObjectRef.Namespace
+	x.Name = e.ObjectRef.Name
+	x.APIGroup = e.ObjectRef.APIGroup
+	x.APIVersion = e.ObjectRef.APIVersion
+	x.ObjectUID = e.ObjectRef.UID
+	x.Code = e.Code
+	x.Status = e.Status
+	x.Reason = e.Reason
+	x.Message = e.Message
+	x.Decision = e.Annotation("authorization.k8s.io/decision")
+	x.AuthzReason = e.Annotation("authorization.k8s.io/reason")
+	x.Latency = e.Latency().Seconds()
+	x.Received = e.Received
+	x.LongRunning = e.LongRunning()
+}
+
+func splitPath(p string) []string {
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, ".")
+}
+
+func jsonToAny(v *fastjson.Value) any {
+	if v == nil {
+		return nil
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return string(v.GetStringBytes())
+	case fastjson.TypeNumber:
+		if i, err := v.Int64(); err == nil {
+			return int(i)
+		}
+		f, _ := v.Float64()
+		return f
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeFalse:
+		return false
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		out := make([]any, len(a))
+		for i, x := range a {
+			out[i] = jsonToAny(x)
+		}
+		return out
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		m := make(map[string]any, o.Len())
+		o.Visit(func(k []byte, x *fastjson.Value) { m[string(k)] = jsonToAny(x) })
+		return m
+	}
+	return nil
+}
