@@ -104,8 +104,11 @@ then the top users, resources and status codes.`,
 }
 
 // Complete turns flags into typed options.
-func (o *TopOptions) Complete(_ *cobra.Command, _ []string) error {
+func (o *TopOptions) Complete(c *cobra.Command, _ []string) error {
 	var err error
+	if o.By == "" && c != nil && !c.Flags().Changed("limit") {
+		o.Limit = 10 // the overview prints three tables: keep each short
+	}
 	if o.readOpts, err = o.Read.ToOptions(o.In, o.now()); err != nil {
 		return err
 	}

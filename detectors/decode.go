@@ -33,6 +33,18 @@ type decoder struct {
 	emit func(e *Event)
 	// depthGuard stops envelopes nested inside envelopes from recursing.
 	inInner bool
+	// line is the current line when it is one plain event, so a held event
+	// can be copied without re-serializing it.
+	line []byte
+	top  *fastjson.Value
+}
+
+// RawJSON appends the JSON of the event being emitted.
+func (d *decoder) rawJSON(dst []byte) []byte {
+	if d.top != nil && d.top == d.ev.val {
+		return append(dst, d.line...)
+	}
+	return d.ev.AppendJSON(dst)
 }
 
 // decodeError says why a line was skipped.
@@ -60,6 +72,7 @@ func (d *decoder) decode(line []byte, pos Position) (int, *decodeError) {
 		return 0, &decodeError{SkipMalformed, shortErr(err)}
 	}
 	d.inInner = false
+	d.line, d.top = line, v
 	return d.value(v, pos)
 }
 

@@ -43,6 +43,9 @@ type ExprEnv struct {
 	Latency     float64   `expr:"latency"`
 	Received    time.Time `expr:"time"`
 	LongRunning bool      `expr:"longRunning"`
+	// Path is requestURI without its query.
+	Path               string   `expr:"path"`
+	ImpersonatedGroups []string `expr:"impersonatedGroups"`
 
 	// Annotation returns an annotation's value, or "".
 	Annotation func(key string) string `expr:"annotation"`
@@ -54,8 +57,26 @@ type ExprEnv struct {
 	Get func(path string) any `expr:"get"`
 	// Has reports whether a dotted path exists in the raw event.
 	Has func(path string) bool `expr:"has"`
+	// GetAll returns every value at a dotted path where "*" walks all items
+	// of a list or map ("requestObject.spec.containers.*.image"); lists
+	// found at the end are flattened.
+	GetAll func(path string) []any `expr:"getAll"`
+	// Query returns the first value of a requestURI query parameter, or "".
+	Query func(name string) string `expr:"query"`
+	// Seconds parses a Go duration ("1.5s", "350ms", as in the
+	// apiserver.latency.k8s.io/* annotations) into seconds; 0 if invalid.
+	Seconds func(d string) float64 `expr:"seconds"`
+	// PolicyRule spells the RBAC rule the request needed, copy-pastable
+	// into a Role: {apiGroups: [""], resources: ["secrets"], verbs: ["list"]}.
+	PolicyRule func() string `expr:"policyRule"`
+	// MutatingWebhooks lists "configuration/webhook" of the mutating
+	// webhooks that changed the object (mutation.webhook.admission.k8s.io/round_* with mutated: true).
+	MutatingWebhooks func() []string `expr:"mutatingWebhooks"`
+	// AnnotationKeys lists the annotation keys that start with prefix.
+	AnnotationKeys func(prefix string) []string `expr:"annotationKeys"`
 
-	ev *Event
+	ev   *Event
+	lazy lazyFields
 }
 
 // NewExprEnv returns an environment whose functions read the current event.
@@ -82,6 +103,7 @@ func NewExprEnv() *ExprEnv {
 	x.Has = func(path string) bool {
 		return x.ev != nil && x.ev.Get(splitPath(path)...) != nil
 	}
+	x.initFuncs()
 	return x
 }
 
@@ -99,8 +121,13 @@ func (x *ExprEnv) Set(e *Event) {
 	x.UserUID = e.User.UID
 	x.Groups = e.User.Groups
 	x.ImpersonatedUser = e.ImpersonatedUser.Username
-	x.ServiceAccount = e.ServiceAccount()
-	x.Node = e.NodeName()
+	x.ImpersonatedGroups = e.ImpersonatedUser.Groups
+	if x.lazy.want(lazyServiceAccount) {
+		x.ServiceAccount = e.ServiceAccount()
+	}
+	if x.lazy.want(lazyNode) {
+		x.Node = e.NodeName()
+	}
 	x.SourceIP = e.SourceIP()
 	x.SourceIPs = e.SourceIPs
 	x.Resource = e.ObjectRef.Resource
@@ -114,11 +141,18 @@ func (x *ExprEnv) Set(e *Event) {
 	x.Status = e.Status
 	x.Reason = e.Reason
 	x.Message = e.Message
-	x.Decision = e.Annotation("authorization.k8s.io/decision")
-	x.AuthzReason = e.Annotation("authorization.k8s.io/reason")
+	if x.lazy.want(lazyDecision) {
+		x.Decision = e.Annotation("authorization.k8s.io/decision")
+	}
+	if x.lazy.want(lazyAuthzReason) {
+		x.AuthzReason = e.Annotation("authorization.k8s.io/reason")
+	}
 	x.Latency = e.Latency().Seconds()
 	x.Received = e.Received
 	x.LongRunning = e.LongRunning()
+	if x.lazy.want(lazyPath) {
+		x.Path = pathOf(e.RequestURI)
+	}
 }
 
 func splitPath(p string) []string {

@@ -524,9 +524,12 @@ func (r *reader) readStream(ctx context.Context, input int, src io.Reader) error
 			}
 		}
 		cut := 0
-		if eof {
+		damaged := eof && !errors.Is(err, io.EOF)
+		if eof && !damaged {
 			cut = len(buf)
 		} else if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			// On damage the partial line after the last newline is dropped:
+			// it is part of the damage, not a malformed event.
 			cut = i + 1
 		}
 		if cut > 0 {
@@ -543,6 +546,7 @@ func (r *reader) readStream(ctx context.Context, input int, src io.Reader) error
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
+			st.Bytes -= int64(len(buf) - cut) // report the damage where the last whole line ends
 			return err
 		}
 	}
@@ -731,7 +735,7 @@ func (w *worker) route(e *Event) {
 		auditID: strings.Clone(e.AuditID),
 		rank:    stageRank(e.Stage),
 		pos:     e.Source,
-		raw:     e.AppendJSON(nil),
+		raw:     w.dec.rawJSON(nil),
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -25,8 +26,15 @@ func main() {
 	compress := flag.String("compress", "none", "none, gzip or zstd")
 	nodes := flag.Int("nodes", 500, "number of kubelets")
 	seed := flag.Uint64("seed", 1, "random seed")
+	start := flag.String("start", "2026-11-24T00:00:00Z", "time of the first event (RFC 3339)")
+	rps := flag.Float64("rps", 1000, "events per second, which spaces the timestamps")
 	flag.Parse()
-	if err := run(*size, *out, *compress, *nodes, *seed); err != nil {
+	t, err := time.Parse(time.RFC3339, *start)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "audit-corpus: -start:", err)
+		os.Exit(2)
+	}
+	if err := run(*size, *out, *compress, corpus.Options{Nodes: *nodes, Seed: *seed, Start: t, RPS: *rps}); err != nil {
 		fmt.Fprintln(os.Stderr, "audit-corpus:", err)
 		os.Exit(1)
 	}
@@ -51,7 +59,7 @@ func parseSize(s string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
-func run(sizeArg, out, compress string, nodes int, seed uint64) error {
+func run(sizeArg, out, compress string, opts corpus.Options) error {
 	size, err := parseSize(sizeArg)
 	if err != nil {
 		return err
@@ -80,7 +88,8 @@ func run(sizeArg, out, compress string, nodes int, seed uint64) error {
 	default:
 		return fmt.Errorf("unknown -compress %q", compress)
 	}
-	n, err := corpus.Generate(w, corpus.Options{Size: size, Nodes: nodes, Seed: seed})
+	opts.Size = size
+	n, err := corpus.Generate(w, opts)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, go vet, golangci-lint, the unit
+# and golden tests (with every shipped rule's tests), the race detector on the
+# reading path, and the end-to-end suite against a real kube-apiserver.
+# Installs what it needs (golangci-lint from the Go module proxy; the e2e
+# binaries are built once per machine and cached by version).
+#
+# KUBECTL_AUDIT_E2E_SKIP=1 skips the end-to-end suite (quick local runs only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GOLANGCI_LINT_VERSION=v2.15.0
+export PATH="$(go env GOPATH)/bin:$PATH"
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "not gofmt'ed:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== golangci-lint $GOLANGCI_LINT_VERSION"
+if ! golangci-lint version 2>/dev/null | grep -q "version ${GOLANGCI_LINT_VERSION#v}"; then
+	go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
+fi
+golangci-lint run ./...
+
+echo "== unit tests"
+go test -count=1 ./...
+
+echo "== race detector on the reading path"
+go test -race -count=1 ./detectors/...
+
+if [ "${KUBECTL_AUDIT_E2E_SKIP:-}" = "1" ]; then
+	echo "== e2e SKIPPED (KUBECTL_AUDIT_E2E_SKIP=1)"
+else
+	echo "== e2e (real kube-apiserver)"
+	./e2e/run.sh
+fi
