@@ -72,7 +72,7 @@ func (o *TopOptions) printTable(res *top.Result) error {
 	for _, t := range res.Tables {
 		fmt.Fprintln(o.Out)
 		if t.Approximate {
-			fmt.Fprintf(o.Out, "approximate: %d groups went over the budget (--max-groups); counts may be low by up to %d\n", t.Groups, t.ErrorBound)
+			fmt.Fprintf(o.Out, "approximate: more groups than --max-groups, so the smallest were dropped as they came; counts may be low by up to %d\n", t.ErrorBound)
 		}
 		tw := tabwriter.NewWriter(o.Out, 0, 8, 3, ' ', 0)
 		var hdr []string

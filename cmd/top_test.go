@@ -82,6 +82,7 @@ func TestTopGolden(t *testing.T) {
 		{"yaml", []string{"--by", "verb", "-o", "yaml", "--limit", "3"}},
 		{"csv", []string{"--by", "user,code", "-o", "csv", "--limit", "5", "--every", "5s"}},
 		{"stage-started", []string{"--by", "verb", "--stage", "ResponseStarted"}},
+		{"max-groups", []string{"--by", "name", "--max-groups", "20", "--workers", "1", "--limit", "5"}},
 		{"since-until", []string{"--by", "code", "--since", "2026-11-24T10:00:01Z", "--until", "2026-11-24T10:00:05Z"}},
 	}
 	for _, tt := range tests {

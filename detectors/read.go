@@ -42,7 +42,7 @@ type ReadOptions struct {
 	// MaxLineSize is the longest line read; longer lines are skipped and
 	// counted. 0 means DefaultMaxLineSize.
 	MaxLineSize int
-	// ChunkSize is the unit of work handed to a worker. 0 means 4 MiB.
+	// ChunkSize is the unit of work handed to a worker. 0 means 2 MiB.
 	ChunkSize int
 	// MaxProblems is how many skipped lines are kept with their position.
 	// 0 means 10.
@@ -247,7 +247,7 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() Sink) (*Stats, e
 		opts.MaxLineSize = DefaultMaxLineSize
 	}
 	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = 4 << 20
+		opts.ChunkSize = 2 << 20
 	}
 	if opts.MaxProblems <= 0 {
 		opts.MaxProblems = 10

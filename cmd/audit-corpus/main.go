@@ -70,7 +70,12 @@ func run(sizeArg, out, compress string, opts corpus.Options) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() {
+			if cerr := f.Close(); cerr != nil {
+				fmt.Fprintln(os.Stderr, "audit-corpus:", cerr)
+				os.Exit(1)
+			}
+		}()
 		w = f
 	}
 	var closer io.Closer

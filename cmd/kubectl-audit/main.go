@@ -4,6 +4,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	// Auth plugins (exec, oidc) for kubeconfigs of managed clusters.
@@ -12,7 +13,16 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/cmd"
 )
 
+// memoryLimit is a soft limit for the Go heap: the reading path's live
+// memory is a few tens of MB whatever the input size, and the limit makes
+// the garbage collector keep the process's footprint flat instead of letting
+// it double between collections. GOMEMLIMIT overrides it.
+const memoryLimit = 100 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	root := cmd.NewCmdAudit(streams)
 	if err := root.Execute(); err != nil {

@@ -95,7 +95,6 @@ type event struct {
 	requestObject, responseObject  string
 	auditID                        string
 	latencyAnnotations, mutatedBy  bool
-	deprecated                     bool
 }
 
 func (e event) withStage(stage string, t time.Time) event {
