@@ -31,20 +31,10 @@ type decoder struct {
 	ev    Event
 	// emit receives each event; the view is valid only during the call.
 	emit func(e *Event)
-	// depthGuard stops envelopes nested inside envelopes from recursing.
+	// inInner stops envelopes nested inside envelopes from recursing.
 	inInner bool
-	// line is the current line when it is one plain event, so a held event
-	// can be copied without re-serializing it.
-	line []byte
-	top  *fastjson.Value
-}
-
-// RawJSON appends the JSON of the event being emitted.
-func (d *decoder) rawJSON(dst []byte) []byte {
-	if d.top != nil && d.top == d.ev.val {
-		return append(dst, d.line...)
-	}
-	return d.ev.AppendJSON(dst)
+	// item holds a batch element re-serialized for the scanner.
+	item []byte
 }
 
 // decodeError says why a line was skipped.
@@ -62,17 +52,29 @@ func (d *decodeError) Error() string {
 
 // decode parses line and emits the audit events it holds. It returns the
 // number of events emitted, or an error saying why nothing usable was found.
+// A plain event (the log backend's lines) goes through the scanner alone;
+// everything else (batches, envelopes, damage) through fastjson.
 func (d *decoder) decode(line []byte, pos Position) (int, *decodeError) {
 	if !utf8.Valid(line) {
 		i := firstInvalidUTF8(line)
 		return 0, &decodeError{SkipInvalidUTF8, fmt.Sprintf("at byte %d of the line", i)}
 	}
+	d.ev.Source = pos
+	res := d.ev.scan(line)
+	if res == scanEvent {
+		d.emit(&d.ev)
+		return 1, nil
+	}
 	v, err := d.outer.ParseBytes(line)
 	if err != nil {
 		return 0, &decodeError{SkipMalformed, shortErr(err)}
 	}
+	if res == scanMalformed {
+		// fastjson accepted what the scanner did not: cannot happen for
+		// valid JSON, and the fuzz test checks they agree.
+		return 0, &decodeError{SkipMalformed, "not well-formed JSON"}
+	}
 	d.inInner = false
-	d.line, d.top = line, v
 	return d.value(v, pos)
 }
 
@@ -86,8 +88,9 @@ func (d *decoder) value(v *fastjson.Value, pos Position) (int, *decodeError) {
 		return 0, &decodeError{SkipNotAudit, "a JSON " + v.Type().String() + ", not an object"}
 	}
 	if v.Exists("auditID") {
+		d.item = v.MarshalTo(d.item[:0])
 		d.ev.Source = pos
-		if !d.ev.fill(v) {
+		if d.ev.scan(d.item) != scanEvent {
 			return 0, &decodeError{SkipNotAudit, notAuditDetail(v)}
 		}
 		d.emit(&d.ev)
@@ -144,6 +147,11 @@ func (d *decoder) items(a []*fastjson.Value, pos Position) (int, *decodeError) {
 func (d *decoder) embedded(s []byte, pos Position, field string) (int, *decodeError) {
 	if d.inInner {
 		return 0, &decodeError{SkipNotAudit, "envelope nested in " + field}
+	}
+	d.ev.Source = pos
+	if d.ev.scan(s) == scanEvent {
+		d.emit(&d.ev)
+		return 1, nil
 	}
 	v, err := d.inner.ParseBytes(s)
 	if err != nil {

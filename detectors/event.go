@@ -47,44 +47,18 @@ type UserInfo struct {
 	Username string
 	UID      string
 	Groups   []string
-	extra    *fastjson.Object
+	extra    []byte // the raw user.extra object
+	arena    *[]byte
 }
 
 // Extra returns the first value of user.extra[key], or "".
 func (u *UserInfo) Extra(key string) string {
-	if u.extra == nil {
-		return ""
-	}
-	v := u.extra.Get(key)
-	if v == nil {
-		return ""
-	}
-	if v.Type() == fastjson.TypeArray {
-		a, _ := v.Array()
-		if len(a) == 0 {
-			return ""
-		}
-		v = a[0]
-	}
-	return b2s(v.GetStringBytes())
+	return lookupString(u.extra, key, u.arena)
 }
 
 // VisitExtra calls fn for every user.extra key with its values joined by ",".
 func (u *UserInfo) VisitExtra(fn func(key, value string)) {
-	if u.extra == nil {
-		return
-	}
-	u.extra.Visit(func(k []byte, v *fastjson.Value) {
-		var vals []string
-		if a, err := v.Array(); err == nil {
-			for _, x := range a {
-				vals = append(vals, b2s(x.GetStringBytes()))
-			}
-		} else {
-			vals = append(vals, b2s(v.GetStringBytes()))
-		}
-		fn(b2s(k), strings.Join(vals, ","))
-	})
+	visitStrings(u.extra, u.arena, fn)
 }
 
 // ObjectRef is the event's objectRef; all fields are empty for
@@ -132,9 +106,15 @@ type Event struct {
 	// byte offset of its line in the decompressed stream.
 	Source Position
 
-	val         *fastjson.Value
-	annotations *fastjson.Object
-	hasImp      bool
+	// raw is the event's JSON; annotations the raw annotations object.
+	raw         []byte
+	annotations []byte
+	// arena holds unescaped strings of this event.
+	arena  []byte
+	hasImp bool
+	// lazy parses raw on demand (Get); val caches that parse.
+	lazy *fastjson.Parser
+	val  *fastjson.Value
 }
 
 // Position names a place in an input.
@@ -144,9 +124,9 @@ type Position struct {
 }
 
 func (e *Event) reset() {
-	groups, ips, igroups := e.User.Groups[:0], e.SourceIPs[:0], e.ImpersonatedUser.Groups[:0]
+	groups, ips, igroups, arena, lazy := e.User.Groups[:0], e.SourceIPs[:0], e.ImpersonatedUser.Groups[:0], e.arena[:0], e.lazy
 	*e = Event{}
-	e.User.Groups, e.SourceIPs, e.ImpersonatedUser.Groups = groups, ips, igroups
+	e.User.Groups, e.SourceIPs, e.ImpersonatedUser.Groups, e.arena, e.lazy = groups, ips, igroups, arena, lazy
 }
 
 // HasImpersonation reports whether impersonatedUser is set.
@@ -162,37 +142,45 @@ func (e *Event) SourceIP() string {
 
 // Annotation returns annotations[key], or "".
 func (e *Event) Annotation(key string) string {
-	if e.annotations == nil {
-		return ""
-	}
-	return b2s(e.annotations.Get(key).GetStringBytes())
+	return lookupString(e.annotations, key, &e.arena)
 }
 
 // VisitAnnotations calls fn for each annotation, in the event's order.
 func (e *Event) VisitAnnotations(fn func(key, value string)) {
-	if e.annotations == nil {
-		return
+	visitStrings(e.annotations, &e.arena, fn)
+}
+
+// Value returns the whole event parsed as a fastjson value, for access to
+// any path (requestObject, responseObject, ...). It is parsed on first use
+// and valid only during the Sink.Event call.
+func (e *Event) Value() *fastjson.Value {
+	if e.val != nil || len(e.raw) == 0 {
+		return e.val
 	}
-	e.annotations.Visit(func(k []byte, v *fastjson.Value) {
-		fn(b2s(k), b2s(v.GetStringBytes()))
-	})
+	if e.lazy == nil {
+		e.lazy = &fastjson.Parser{}
+	}
+	v, err := e.lazy.ParseBytes(e.raw)
+	if err != nil {
+		return nil
+	}
+	e.val = v
+	return v
 }
 
 // Get returns the value at a path of the raw event (e.g. "requestObject",
 // "spec", "containers"), or nil. Valid only during the Sink.Event call.
 func (e *Event) Get(path ...string) *fastjson.Value {
-	if e.val == nil {
+	v := e.Value()
+	if v == nil {
 		return nil
 	}
-	return e.val.Get(path...)
+	return v.Get(path...)
 }
 
 // AppendJSON appends the event's JSON to dst.
 func (e *Event) AppendJSON(dst []byte) []byte {
-	if e.val == nil {
-		return dst
-	}
-	return e.val.MarshalTo(dst)
+	return append(dst, e.raw...)
 }
 
 // Latency is stageTimestamp - requestReceivedTimestamp. It means the
@@ -226,137 +214,6 @@ func (e *Event) LongRunning() bool {
 
 // IsError reports a 4xx or 5xx response.
 func (e *Event) IsError() bool { return e.Code >= 400 }
-
-// fill sets the view from an audit event object. It returns false when the
-// object is not an audit event.
-func (e *Event) fill(v *fastjson.Value) bool {
-	e.reset()
-	o, err := v.Object()
-	if err != nil {
-		return false
-	}
-	e.val = v
-	var kind string
-	o.Visit(func(k []byte, fv *fastjson.Value) {
-		switch string(k) {
-		case "kind":
-			kind = b2s(fv.GetStringBytes())
-		case "apiVersion":
-			e.APIVersion = b2s(fv.GetStringBytes())
-		case "auditID":
-			e.AuditID = b2s(fv.GetStringBytes())
-		case "stage":
-			e.Stage = b2s(fv.GetStringBytes())
-		case "level":
-			e.Level = b2s(fv.GetStringBytes())
-		case "verb":
-			e.Verb = b2s(fv.GetStringBytes())
-		case "requestURI":
-			e.RequestURI = b2s(fv.GetStringBytes())
-		case "userAgent":
-			e.UserAgent = b2s(fv.GetStringBytes())
-		case "user":
-			fillUser(&e.User, fv)
-		case "impersonatedUser":
-			if fv.Type() == fastjson.TypeObject {
-				e.hasImp = true
-				fillUser(&e.ImpersonatedUser, fv)
-			}
-		case "sourceIPs":
-			if a, err := fv.Array(); err == nil {
-				for _, ip := range a {
-					e.SourceIPs = append(e.SourceIPs, b2s(ip.GetStringBytes()))
-				}
-			}
-		case "objectRef":
-			if ro, err := fv.Object(); err == nil {
-				fillObjectRef(&e.ObjectRef, ro)
-			}
-		case "responseStatus":
-			if ro, err := fv.Object(); err == nil {
-				ro.Visit(func(k []byte, sv *fastjson.Value) {
-					switch string(k) {
-					case "code":
-						e.Code = sv.GetInt()
-					case "status":
-						e.Status = b2s(sv.GetStringBytes())
-					case "reason":
-						e.Reason = b2s(sv.GetStringBytes())
-					case "message":
-						e.Message = b2s(sv.GetStringBytes())
-					}
-				})
-			}
-		case "requestReceivedTimestamp":
-			e.Received = parseTime(fv.GetStringBytes())
-		case "stageTimestamp":
-			e.StageTime = parseTime(fv.GetStringBytes())
-		case "annotations":
-			if ao, err := fv.Object(); err == nil {
-				e.annotations = ao
-			}
-		}
-	})
-	if e.AuditID == "" || e.Stage == "" {
-		return false
-	}
-	if kind != "" && kind != "Event" {
-		return false
-	}
-	if e.APIVersion != "" && !strings.HasPrefix(e.APIVersion, "audit.k8s.io/") {
-		return false
-	}
-	return true
-}
-
-func fillUser(u *UserInfo, v *fastjson.Value) {
-	o, err := v.Object()
-	if err != nil {
-		return
-	}
-	o.Visit(func(k []byte, fv *fastjson.Value) {
-		switch string(k) {
-		case "username":
-			u.Username = b2s(fv.GetStringBytes())
-		case "uid":
-			u.UID = b2s(fv.GetStringBytes())
-		case "groups":
-			if a, err := fv.Array(); err == nil {
-				for _, g := range a {
-					u.Groups = append(u.Groups, b2s(g.GetStringBytes()))
-				}
-			}
-		case "extra":
-			if eo, err := fv.Object(); err == nil {
-				u.extra = eo
-			}
-		}
-	})
-}
-
-func fillObjectRef(r *ObjectRef, o *fastjson.Object) {
-	o.Visit(func(k []byte, fv *fastjson.Value) {
-		s := b2s(fv.GetStringBytes())
-		switch string(k) {
-		case "resource":
-			r.Resource = s
-		case "namespace":
-			r.Namespace = s
-		case "name":
-			r.Name = s
-		case "uid":
-			r.UID = s
-		case "apiGroup":
-			r.APIGroup = s
-		case "apiVersion":
-			r.APIVersion = s
-		case "resourceVersion":
-			r.ResourceVersion = s
-		case "subresource":
-			r.Subresource = s
-		}
-	})
-}
 
 // b2s views b as a string without copying. The bytes belong to a fastjson
 // parser and stay unchanged until it parses again, which is the lifetime we

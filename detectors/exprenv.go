@@ -44,7 +44,10 @@ type ExprEnv struct {
 	Received    time.Time `expr:"time"`
 	LongRunning bool      `expr:"longRunning"`
 	// Path is requestURI without its query.
-	Path               string   `expr:"path"`
+	Path string `expr:"path"`
+	// ResourceKey is group/resource/subresource in kubectl's style
+	// ("pods/exec", "deployments.apps"), or the path of non-resource requests.
+	ResourceKey        string   `expr:"resourceKey"`
 	ImpersonatedGroups []string `expr:"impersonatedGroups"`
 
 	// Annotation returns an annotation's value, or "".
@@ -63,6 +66,13 @@ type ExprEnv struct {
 	GetAll func(path string) []any `expr:"getAll"`
 	// Query returns the first value of a requestURI query parameter, or "".
 	Query func(name string) string `expr:"query"`
+	// QueryAll returns every value of a requestURI query parameter (exec's
+	// command=, one per argument).
+	QueryAll func(name string) []string `expr:"queryAll"`
+	// DeniedBy names what denied a request at admission, from its message:
+	// "webhook <name>", "policy <name>", "PodSecurity <level>",
+	// "ResourceQuota <name>", "NamespaceLifecycle", else the reason.
+	DeniedBy func() string `expr:"deniedBy"`
 	// Seconds parses a Go duration ("1.5s", "350ms", as in the
 	// apiserver.latency.k8s.io/* annotations) into seconds; 0 if invalid.
 	Seconds func(d string) float64 `expr:"seconds"`
@@ -152,6 +162,9 @@ func (x *ExprEnv) Set(e *Event) {
 	x.LongRunning = e.LongRunning()
 	if x.lazy.want(lazyPath) {
 		x.Path = pathOf(e.RequestURI)
+	}
+	if x.lazy.want(lazyResourceKey) {
+		x.ResourceKey = e.ResourceKey()
 	}
 }
 

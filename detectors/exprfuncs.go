@@ -24,6 +24,7 @@ const (
 	lazyDecision
 	lazyAuthzReason
 	lazyPath
+	lazyResourceKey
 )
 
 var lazyByName = map[string]uint32{
@@ -32,6 +33,7 @@ var lazyByName = map[string]uint32{
 	"decision":       lazyDecision,
 	"authzReason":    lazyAuthzReason,
 	"path":           lazyPath,
+	"resourceKey":    lazyResourceKey,
 }
 
 func (l lazyFields) want(f uint32) bool { return !l.set || l.mask&f != 0 }
@@ -50,11 +52,11 @@ func (x *ExprEnv) Require(names []string) {
 func (x *ExprEnv) initFuncs() {
 	var p fastjson.Parser
 	x.GetAll = func(path string) []any {
-		if x.ev == nil || x.ev.val == nil {
+		if x.ev == nil || x.ev.Value() == nil {
 			return nil
 		}
 		var out []any
-		collectAll(x.ev.val, splitPath(path), &out)
+		collectAll(x.ev.Value(), splitPath(path), &out)
 		return out
 	}
 	x.Query = func(name string) string {
@@ -62,6 +64,18 @@ func (x *ExprEnv) initFuncs() {
 			return ""
 		}
 		return queryParam(x.ev.RequestURI, name)
+	}
+	x.QueryAll = func(name string) []string {
+		if x.ev == nil {
+			return nil
+		}
+		return queryParams(x.ev.RequestURI, name)
+	}
+	x.DeniedBy = func() string {
+		if x.ev == nil {
+			return ""
+		}
+		return DeniedBy(x.ev.Message, x.ev.Reason)
 	}
 	x.Seconds = func(d string) float64 {
 		v, err := time.ParseDuration(d)
@@ -127,6 +141,60 @@ func queryParam(uri, name string) string {
 		return v
 	}
 	return ""
+}
+
+func queryParams(uri, name string) []string {
+	i := strings.IndexByte(uri, '?')
+	if i < 0 {
+		return nil
+	}
+	q, err := url.ParseQuery(uri[i+1:])
+	if err != nil {
+		return nil
+	}
+	return q[name]
+}
+
+// DeniedBy names what denied a request at admission, from the response
+// message kube-apiserver writes.
+func DeniedBy(message, reason string) string {
+	if name, ok := quotedAfter(message, `admission webhook "`); ok {
+		return "webhook " + name
+	}
+	if name, ok := between(message, "ValidatingAdmissionPolicy '", "'"); ok {
+		return "policy " + name
+	}
+	if name, ok := between(message, "MutatingAdmissionPolicy '", "'"); ok {
+		return "policy " + name
+	}
+	if level, ok := quotedAfter(message, `violates PodSecurity "`); ok {
+		return "PodSecurity " + level
+	}
+	if name, ok := between(message, "exceeded quota: ", ","); ok {
+		return "ResourceQuota " + name
+	}
+	if strings.Contains(message, "because it is being terminated") {
+		return "NamespaceLifecycle"
+	}
+	if reason != "" {
+		return reason
+	}
+	return "admission"
+}
+
+func quotedAfter(s, prefix string) (string, bool) { return between(s, prefix, `"`) }
+
+func between(s, start, end string) (string, bool) {
+	i := strings.Index(s, start)
+	if i < 0 {
+		return "", false
+	}
+	rest := s[i+len(start):]
+	j := strings.Index(rest, end)
+	if j < 0 {
+		return "", false
+	}
+	return rest[:j], true
 }
 
 // collectAll appends the values at path below v; "*" walks every item.

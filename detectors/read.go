@@ -735,7 +735,7 @@ func (w *worker) route(e *Event) {
 		auditID: strings.Clone(e.AuditID),
 		rank:    stageRank(e.Stage),
 		pos:     e.Source,
-		raw:     w.dec.rawJSON(nil),
+		raw:     e.AppendJSON(nil),
 	})
 }
 
@@ -852,12 +852,7 @@ func (s *sequencer) compact() {
 
 // emit re-decodes a held event and delivers it.
 func (s *sequencer) emit(rec lrRecord) {
-	v, err := s.dec.outer.ParseBytes(rec.raw)
-	if err != nil {
-		return // we marshalled it ourselves; cannot happen
-	}
-	s.dec.ev.Source = rec.pos
-	if s.dec.ev.fill(v) {
+	if s.dec.ev.scan(rec.raw) == scanEvent {
 		s.dec.ev.Source = rec.pos
 		s.deliver(&s.dec.ev)
 	}
