@@ -2,11 +2,13 @@ package cmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
 	"image/png"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -209,5 +211,87 @@ func TestTopPlot(t *testing.T) {
 		if strings.Join(names, ",") != "200,201,403,401,422,409,404,500" && !strings.HasPrefix(strings.Join(names, ","), "200,201") {
 			t.Errorf("series %v, want the codes by count", names)
 		}
+	}
+}
+
+// TestTopRealLog runs top on a log a real kube-apiserver v1.37.2 wrote while
+// the e2e harness staged the talk's incidents (see examples/README.md), and
+// checks that top finds what was staged.
+func TestTopRealLog(t *testing.T) {
+	const log = "testdata/real-audit.log.gz"
+	type table struct {
+		Rows []struct {
+			Key    map[string]string `json:"key"`
+			Count  int64             `json:"count"`
+			Series []int64           `json:"series"`
+		} `json:"rows"`
+	}
+	run := func(args ...string) table {
+		t.Helper()
+		out, errOut, err := runCmd(t, "", append([]string{"top", "-f", log, "-q", "-o", "json"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %s", err, errOut)
+		}
+		var res struct {
+			Tables []table `json:"tables"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res.Tables[0]
+	}
+	t.Run("the 5x kubelet ranks first by node", func(t *testing.T) {
+		tb := run("--by", "node", "--where", `subresource == "status" && resource == "nodes"`)
+		if got := tb.Rows[0].Key["node"]; got != "worker-3" {
+			t.Errorf("first node %q, want worker-3", got)
+		}
+		if tb.Rows[0].Count < 3*tb.Rows[1].Count {
+			t.Errorf("worker-3 %d requests, next %d: want at least 3x (the harness staged 5x its heartbeat rate)", tb.Rows[0].Count, tb.Rows[1].Count)
+		}
+	})
+	t.Run("403s come from traefik", func(t *testing.T) {
+		tb := run("--by", "user", "--where", "code == 403")
+		if len(tb.Rows) == 0 || tb.Rows[0].Key["user"] != "system:serviceaccount:traefik:traefik" || tb.Rows[0].Count != 20 {
+			t.Errorf("403 rows %+v, want traefik with 20", tb.Rows)
+		}
+	})
+	t.Run("401s come from six addresses", func(t *testing.T) {
+		tb := run("--by", "sourceip", "--where", "code == 401")
+		var ips []string
+		for _, r := range tb.Rows {
+			ips = append(ips, r.Key["sourceip"])
+		}
+		sort.Strings(ips)
+		if strings.Join(ips, ",") != "127.0.1.1,127.0.1.2,127.0.1.3,127.0.1.4,127.0.1.5,127.0.1.6" {
+			t.Errorf("401 sources %v", ips)
+		}
+	})
+	t.Run("the 422 loop over time", func(t *testing.T) {
+		tb := run("--by", "code", "--every", "10s", "--where", "code == 422")
+		if len(tb.Rows) != 1 {
+			t.Fatalf("rows %+v", tb.Rows)
+		}
+		busy := 0
+		for _, v := range tb.Rows[0].Series {
+			if v > 0 {
+				busy++
+			}
+		}
+		if busy < 3 {
+			t.Errorf("422s in %d of the 10s buckets (%v), want a loop spanning at least 3", busy, tb.Rows[0].Series)
+		}
+		gc := run("--by", "user", "--where", "code == 422")
+		if gc.Rows[0].Key["user"] != "system:serviceaccount:kube-system:generic-garbage-collector" {
+			t.Errorf("422s by %v, want the garbage collector", gc.Rows[0].Key)
+		}
+	})
+	for _, by := range []string{"user", "useragent", "code", "node", "resource,verb"} {
+		t.Run("golden "+by, func(t *testing.T) {
+			out, _, err := runCmd(t, "", "top", "-f", log, "-q", "--by", by, "--limit", "12")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "real-top-"+strings.ReplaceAll(by, ",", "-"), out)
+		})
 	}
 }

@@ -202,7 +202,7 @@ type chunk struct {
 }
 
 // lrRecord is an event whose counting depends on other stages of the same
-// request: all ResponseStarted events, and ResponseComplete/Panic events of
+// request: the ResponseStarted, ResponseComplete and Panic events of
 // long-running requests. The sequencer resolves them in input order.
 type lrRecord struct {
 	auditID string
@@ -721,12 +721,14 @@ func (w *worker) route(e *Event) {
 		return
 	}
 	switch e.Stage {
-	case StageResponseComplete, StagePanic:
+	case StageResponseComplete, StagePanic, StageResponseStarted:
+		// Only long-running requests log more than one of these stages.
+		// A ResponseStarted of any other request is final: kube-apiserver
+		// logs failed authentications (401) with that stage alone.
 		if !e.LongRunning() {
 			w.deliver(e)
 			return
 		}
-	case StageResponseStarted:
 	default:
 		w.otherStages++
 		return

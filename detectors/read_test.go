@@ -88,10 +88,11 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 }
 
 // want is what testdata/events.jsonl gives when each request counts once:
-// the watch's ResponseComplete (not its ResponseStarted), the exec that
-// never completed (ResponseStarted), and the Panic.
+// the watch's ResponseComplete (not its ResponseStarted), the 401 (which
+// kube-apiserver logs as ResponseStarted only), the exec that never
+// completed (ResponseStarted), and the Panic.
 var wantOnce = []string{
-	"a01 ResponseComplete", "a02 ResponseComplete", "a03 ResponseComplete", "a04 ResponseComplete",
+	"a01 ResponseComplete", "a02 ResponseComplete", "a03 ResponseStarted", "a04 ResponseComplete",
 	"a05 ResponseComplete", "a06 ResponseStarted", "a07 ResponseComplete", "a08 ResponseComplete", "a09 Panic",
 }
 
@@ -347,13 +348,13 @@ func TestStageOverrideAndTimeRange(t *testing.T) {
 		outOfR int64
 	}{
 		{name: "only ResponseStarted", opts: detectors.ReadOptions{Stages: []string{detectors.StageResponseStarted}},
-			want: []string{"a02 ResponseStarted", "a06 ResponseStarted"}},
+			want: []string{"a02 ResponseStarted", "a03 ResponseStarted", "a06 ResponseStarted"}},
 		{name: "all stages as they are", opts: detectors.ReadOptions{Stages: []string{detectors.StageResponseStarted, detectors.StageResponseComplete, detectors.StagePanic}},
-			want: []string{"a01 ResponseComplete", "a02 ResponseComplete", "a02 ResponseStarted", "a03 ResponseComplete", "a04 ResponseComplete",
+			want: []string{"a01 ResponseComplete", "a02 ResponseComplete", "a02 ResponseStarted", "a03 ResponseStarted", "a04 ResponseComplete",
 				"a05 ResponseComplete", "a06 ResponseStarted", "a07 ResponseComplete", "a08 ResponseComplete", "a09 Panic"}},
 		{name: "since and until", opts: detectors.ReadOptions{
 			Since: time.Date(2026, 11, 24, 10, 0, 1, 0, time.UTC), Until: time.Date(2026, 11, 24, 10, 0, 4, 0, time.UTC)},
-			want: []string{"a03 ResponseComplete", "a04 ResponseComplete", "a05 ResponseComplete", "a06 ResponseStarted"}, outOfR: 5},
+			want: []string{"a03 ResponseStarted", "a04 ResponseComplete", "a05 ResponseComplete", "a06 ResponseStarted"}, outOfR: 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
