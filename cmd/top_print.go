@@ -310,7 +310,7 @@ func writePlot(path string, res *top.Result, every time.Duration) error {
 	}
 	format, _ := chart.FormatOf(path)
 	if err := c.Render(f, format); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	return f.Close()

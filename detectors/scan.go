@@ -1,7 +1,6 @@
 package detectors
 
 import (
-	"errors"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -19,8 +18,6 @@ type scanner struct {
 	i     int
 	arena *[]byte
 }
-
-var errSyntax = errors.New("malformed JSON")
 
 type timeT = time.Time
 
