@@ -40,6 +40,43 @@ func ServiceAccountOf(username string) string {
 // Decision is the authorization.k8s.io/decision annotation (allow, forbid).
 func (e *Event) Decision() string { return e.Annotation("authorization.k8s.io/decision") }
 
+// AppendServiceAccount appends ServiceAccount() to dst.
+func (e *Event) AppendServiceAccount(dst []byte) []byte {
+	rest, ok := strings.CutPrefix(e.User.Username, saUserPrefix)
+	if !ok {
+		return dst
+	}
+	ns, name, ok := strings.Cut(rest, ":")
+	if !ok {
+		return dst
+	}
+	dst = append(dst, ns...)
+	dst = append(dst, '/')
+	return append(dst, name...)
+}
+
+// AppendResourceKey appends ResourceKey() to dst without allocating.
+func (e *Event) AppendResourceKey(dst []byte) []byte {
+	r := e.ObjectRef
+	if r.Resource == "" {
+		p := e.RequestURI
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		return append(dst, p...)
+	}
+	dst = append(dst, r.Resource...)
+	if r.APIGroup != "" {
+		dst = append(dst, '.')
+		dst = append(dst, r.APIGroup...)
+	}
+	if r.Subresource != "" {
+		dst = append(dst, '/')
+		dst = append(dst, r.Subresource...)
+	}
+	return dst
+}
+
 // ResourceKey is group/resource/subresource in kubectl's style:
 // "pods", "nodes/status", "deployments.apps", "leases.coordination.k8s.io".
 // Non-resource requests give their path without the query.

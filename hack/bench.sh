@@ -27,13 +27,16 @@ cat "$PLAIN" > /dev/null # page cache
 
 measure() { # name, command...
 	local name=$1; shift
+	local tf
+	tf=$(mktemp)
+	/usr/bin/time -o "$tf" -f "%e %M" "$@" > /dev/null 2>/dev/null || true
 	local out
-	out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
+	out=$(tail -1 "$tf"); rm -f "$tf"
 	local secs=${out% *} rss=${out#* }
-	local n=$bytes
-	case "$name" in *x10*) n=$((bytes * 10)) ;; esac
-	awk -v name="$name" -v s="$secs" -v rss="$rss" -v b="$n" -v ev="$events" -v mul="$([[ $name == *x10* ]] && echo 10 || echo 1)" \
-		'BEGIN { printf "%-44s %7.2fs %8.0f MB/s %10.0f events/s %6.0f MB RSS\n", name, s, b/s/1e6, ev*mul/s, rss/1024 }'
+	local mul=1
+	case "$name" in *x10*) mul=10 ;; esac
+	awk -v name="$name" -v s="$secs" -v rss="$rss" -v b="$bytes" -v ev="$events" -v mul="$mul" \
+		'BEGIN { printf "%-44s %7.2fs %6.0f MB/s %9.0f events/s %5.0f MB RSS\n", name, s, b*mul/s/1e6, ev*mul/s, rss/1024 }'
 }
 
 echo "input: $PLAIN, $((bytes / 1000000)) MB, $events events, $(nproc) cores"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -108,7 +109,11 @@ func NormalizeUserAgent(ua string) string {
 
 // values appends the key's values for the event: one for most keys, one per
 // group for "group". evalExpr runs expr keys.
-func (k *KeySpec) values(dst []string, e *detectors.Event, env *detectors.ExprEnv, machine *vm.VM, rawUA bool) ([]string, error) {
+//
+// Values that must be built (resource, code, serviceaccount) are written to
+// arena and viewed as strings without copying: they live until the arena
+// is reset for the next event, like the event's own strings.
+func (k *KeySpec) values(dst []string, e *detectors.Event, env *detectors.ExprEnv, machine *vm.VM, rawUA bool, arena *[]byte) ([]string, error) {
 	switch k.Name {
 	case KeyUser:
 		return append(dst, e.User.Username), nil
@@ -125,13 +130,16 @@ func (k *KeySpec) values(dst []string, e *detectors.Event, env *detectors.ExprEn
 	case KeyVerb:
 		return append(dst, e.Verb), nil
 	case KeyResource:
-		return append(dst, e.ResourceKey()), nil
+		return append(dst, view(arena, e.AppendResourceKey)), nil
 	case KeyNamespace:
 		return append(dst, e.ObjectRef.Namespace), nil
 	case KeyName:
 		return append(dst, e.ObjectRef.Name), nil
 	case KeyCode:
-		return append(dst, detectors.FormatCode(e.Code)), nil
+		if e.Code == 0 {
+			return append(dst, ""), nil
+		}
+		return append(dst, view(arena, func(b []byte) []byte { return strconv.AppendInt(b, int64(e.Code), 10) })), nil
 	case KeyDecision:
 		return append(dst, e.Decision()), nil
 	case KeySourceIP:
@@ -143,7 +151,7 @@ func (k *KeySpec) values(dst []string, e *detectors.Event, env *detectors.ExprEn
 		}
 		return append(dst, n), nil
 	case KeyServiceAccount:
-		return append(dst, e.ServiceAccount()), nil
+		return append(dst, view(arena, e.AppendServiceAccount)), nil
 	}
 	out, err := machine.Run(k.program, env)
 	if err != nil {
@@ -166,4 +174,16 @@ func exprString(v any) string {
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
 	return fmt.Sprint(v)
+}
+
+// view appends with fn to the arena and returns the appended bytes as a
+// string that shares the arena's memory.
+func view(arena *[]byte, fn func([]byte) []byte) string {
+	start := len(*arena)
+	*arena = fn(*arena)
+	b := (*arena)[start:]
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

@@ -3,6 +3,7 @@ package top
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +54,7 @@ type Aggregator struct {
 	machine   vm.VM
 	needEnv   bool
 	vals      [][]string
+	arena     []byte
 	keyBuf    []byte
 	minT      time.Time
 	maxT      time.Time
@@ -98,6 +100,7 @@ type row struct {
 
 // Event implements detectors.Sink.
 func (a *Aggregator) Event(e *detectors.Event) {
+	a.arena = a.arena[:0]
 	if a.needEnv {
 		a.env.Set(e)
 	}
@@ -136,7 +139,7 @@ func (a *Aggregator) Event(e *detectors.Event) {
 		}
 		ok := true
 		for i := range tb.keys {
-			v, err := tb.keys[i].values(a.vals[i][:0], e, a.env, &a.machine, a.opts.RawUserAgent)
+			v, err := tb.keys[i].values(a.vals[i][:0], e, a.env, &a.machine, a.opts.RawUserAgent, &a.arena)
 			if err != nil {
 				a.exprError(err)
 				ok = false
@@ -280,21 +283,34 @@ type hist struct {
 
 const subBuckets = 8
 
+// bucketIndex maps a duration to its bucket: the octave of its microseconds
+// (from the bit length) and 8 linear steps inside it, so a bucket is at most
+// 1/8 of its value wide. Integer arithmetic only: it runs for every event.
 func bucketIndex(d time.Duration) int {
-	us := float64(d) / float64(time.Microsecond)
-	if us < 1 {
+	us := uint64(d / time.Microsecond)
+	if us == 0 {
 		return 0
 	}
-	return int(math.Log2(us)*subBuckets) + 1
+	oct := bits.Len64(us) - 1
+	var sub uint64
+	if oct >= 3 {
+		sub = (us >> (oct - 3)) & 7
+	} else {
+		sub = (us << (3 - oct)) & 7
+	}
+	return oct*subBuckets + int(sub) + 1
 }
 
+// bucketValue is the middle of a bucket.
 func bucketValue(i int) time.Duration {
 	if i == 0 {
 		return time.Microsecond / 2
 	}
-	// Geometric middle of the bucket.
-	us := math.Exp2((float64(i-1) + 0.5) / subBuckets)
-	return time.Duration(us * float64(time.Microsecond))
+	i--
+	oct, sub := i/subBuckets, i%subBuckets
+	lo := math.Ldexp(1+float64(sub)/subBuckets, oct)
+	hi := math.Ldexp(1+float64(sub+1)/subBuckets, oct)
+	return time.Duration((lo + hi) / 2 * float64(time.Microsecond))
 }
 
 func (h *hist) add(d time.Duration) {
