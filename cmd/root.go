@@ -68,6 +68,9 @@ wrong (detect).`,
 
 	root.AddCommand(NewCmdVersion(streams))
 	root.AddCommand(NewCmdTop(streams, configFlags))
+	root.AddCommand(NewCmdDetect(streams, configFlags))
+	root.AddCommand(NewCmdRules(streams))
+	root.AddCommand(NewCmdWhy(streams, configFlags))
 	return root
 }
 

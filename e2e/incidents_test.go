@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubectl-audit/kubectl-audit/e2e/auditlog"
 	"github.com/kubectl-audit/kubectl-audit/e2e/controlplane"
@@ -24,17 +22,7 @@ import (
 // checks that the audit log the apiserver wrote shows each incident as
 // staged. It builds the binaries first if they are not cached (minutes).
 func TestIncidents(t *testing.T) {
-	cp := controlplane.Start(t)
-	keepArtifacts(t, cp)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	gt, err := scenarios.RunAll(ctx, cp, nil)
-	if err != nil {
-		t.Fatalf("scenarios: %v", err)
-	}
-	t.Logf("scenarios ran in %s", time.Since(start).Round(time.Second))
+	cp, gt := liveRun(t)
 	if err := cp.Healthy(); err != nil {
 		t.Fatal(err)
 	}
