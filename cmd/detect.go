@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-audit/kubectl-audit/detectors"
+	"github.com/kubectl-audit/kubectl-audit/detectors/cluster"
 	"github.com/kubectl-audit/kubectl-audit/detectors/detect"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
@@ -48,12 +49,15 @@ type DetectOptions struct {
 	Rules     []string
 	Only      []string
 	MaxGroups int
+	NoLink    bool
 
-	readOpts detectors.ReadOptions
-	set      *rules.Set
-	failOn   rules.Severity
-	failSet  bool
-	now      func() time.Time
+	configFlags *genericclioptions.ConfigFlags
+	linker      *cluster.Linker
+	readOpts    detectors.ReadOptions
+	set         *rules.Set
+	failOn      rules.Severity
+	failSet     bool
+	now         func() time.Time
 }
 
 // NewDetectOptions returns the defaults.
@@ -62,8 +66,9 @@ func NewDetectOptions(streams genericiooptions.IOStreams) *DetectOptions {
 }
 
 // NewCmdDetect builds "kubectl audit detect".
-func NewCmdDetect(streams genericiooptions.IOStreams, _ *genericclioptions.ConfigFlags) *cobra.Command {
+func NewCmdDetect(streams genericiooptions.IOStreams, configFlags *genericclioptions.ConfigFlags) *cobra.Command {
 	o := NewDetectOptions(streams)
+	o.configFlags = configFlags
 	c := &cobra.Command{
 		Use:   "detect -f FILE... [--rules FILE|DIR] [--fail-on SEVERITY]",
 		Short: "Run windowed detection rules over audit logs and report findings",
@@ -106,6 +111,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error,
 	c.Flags().StringSliceVar(&o.Rules, "rules", o.Rules, "rule files or directories to load besides the shipped rules (repeatable)")
 	c.Flags().StringSliceVar(&o.Only, "rule", o.Only, "run only these rule ids (repeatable)")
 	c.Flags().IntVar(&o.MaxGroups, "max-groups", o.MaxGroups, "most groups held open at once; events beyond are not counted and reported")
+	c.Flags().BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look up the live objects behind findings (by default detect does when the kubeconfig's cluster is reachable)")
 	return c
 }
 
@@ -134,6 +140,9 @@ func (o *DetectOptions) Complete() error {
 			return fmt.Errorf("--fail-on must be one of %s; got %q", strings.Join(rules.SeverityNames(), ", "), o.FailOn)
 		}
 		o.failOn, o.failSet = s, true
+	}
+	if !o.NoLink && o.configFlags != nil {
+		o.linker = cluster.New(o.configFlags, cluster.Options{})
 	}
 	o.readOpts, err = o.Read.ToOptions(o.In, o.now())
 	return err
@@ -203,7 +212,7 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	for _, w := range res.Warnings {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
 	}
-	if err := o.print(res, selected); err != nil {
+	if err := o.print(ctx, res, selected); err != nil {
 		return err
 	}
 	if !o.Read.Quiet {
@@ -226,17 +235,33 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *DetectOptions) print(res *detect.Result, selected []*rules.Rule) error {
-	switch o.Output {
-	case "json", "yaml":
-		if res.Findings == nil {
-			res.Findings = []detect.Finding{}
-		}
-		return writeData(o.Out, o.Output, res)
-	case "sarif":
+func (o *DetectOptions) print(ctx context.Context, res *detect.Result, selected []*rules.Rule) error {
+	if o.Output == "sarif" {
 		return writeData(o.Out, "json", sarifOf(res, selected))
 	}
-	return printFindings(o.Out, res.Findings, o.Output == "wide")
+	if o.linker == nil {
+		switch o.Output {
+		case "json", "yaml":
+			if res.Findings == nil {
+				res.Findings = []detect.Finding{}
+			}
+			return writeData(o.Out, o.Output, res)
+		}
+		return printFindings(o.Out, res.Findings, o.Output == "wide")
+	}
+	linked := linkedResult{Result: res, Findings: linkFindings(ctx, o.linker, res.Findings)}
+	if linked.Findings == nil {
+		linked.Findings = []linkedFinding{}
+	}
+	switch o.Output {
+	case "json", "yaml":
+		return writeData(o.Out, o.Output, linked)
+	}
+	if err := printFindings(o.Out, res.Findings, o.Output == "wide"); err != nil {
+		return err
+	}
+	printLinks(o.Out, linked.Findings)
+	return nil
 }
 
 func writeData(w io.Writer, format string, v any) error {
