@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -22,6 +23,9 @@ type scanner struct {
 type timeT = time.Time
 
 func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return // kube-apiserver writes compact JSON: the common case
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -61,6 +65,14 @@ func (s *scanner) rawString() ([]byte, bool, bool) {
 	// One pass for the closing quote and escapes: audit strings are short,
 	// so a plain loop beats two vectorized searches and their call costs.
 	for {
+		// Eight bytes at a time while none is a quote or a backslash.
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			if special(x) {
+				break
+			}
+			j += 8
+		}
 		for j < len(b) && b[j] != '"' && b[j] != '\\' {
 			j++
 		}
@@ -81,6 +93,20 @@ func (s *scanner) rawString() ([]byte, bool, bool) {
 	}
 	s.i = j + 1
 	return raw, escaped, true
+}
+
+const (
+	lsb         = 0x0101010101010101
+	msb         = 0x8080808080808080
+	quotes      = '"' * lsb
+	backslashes = '\\' * lsb
+)
+
+// special reports whether any byte of x is a quote or a backslash: a byte
+// of x^quotes or x^backslashes is zero.
+func special(x uint64) bool {
+	q, b := x^quotes, x^backslashes
+	return ((q-lsb)&^q|(b-lsb)&^b)&msb != 0
 }
 
 // str scans a string and returns its value.
