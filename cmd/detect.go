@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-audit/kubectl-audit/detectors"
+	"github.com/kubectl-audit/kubectl-audit/detectors/apiserverlog"
 	"github.com/kubectl-audit/kubectl-audit/detectors/cluster"
 	"github.com/kubectl-audit/kubectl-audit/detectors/detect"
 	"github.com/kubectl-audit/kubectl-audit/rules"
@@ -50,9 +51,13 @@ type DetectOptions struct {
 	Only      []string
 	MaxGroups int
 	NoLink    bool
+	// APIServerLogs are kube-apiserver's own logs, to explain 401s.
+	APIServerLogs []string
 
 	configFlags *genericclioptions.ConfigFlags
 	linker      *cluster.Linker
+	authLogs    []*apiserverlog.Log
+	auth        *authReasons
 	readOpts    detectors.ReadOptions
 	set         *rules.Set
 	failOn      rules.Severity
@@ -111,6 +116,8 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error,
 	c.Flags().StringSliceVar(&o.Rules, "rules", o.Rules, "rule files or directories to load besides the shipped rules (repeatable)")
 	c.Flags().StringSliceVar(&o.Only, "rule", o.Only, "run only these rule ids (repeatable)")
 	c.Flags().IntVar(&o.MaxGroups, "max-groups", o.MaxGroups, "most groups held open at once; events beyond are not counted and reported")
+	c.Flags().StringSliceVar(&o.APIServerLogs, "apiserver-log", o.APIServerLogs,
+		"kube-apiserver's own log (repeatable, gzip ok): each 401 is joined to its \"Unable to authenticate the request\" line, so findings say why (expired certificate, unknown authority, invalid token)")
 	c.Flags().BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look up the live objects behind findings (by default detect does when the kubeconfig's cluster is reachable)")
 	return c
 }
@@ -140,6 +147,9 @@ func (o *DetectOptions) Complete() error {
 			return fmt.Errorf("--fail-on must be one of %s; got %q", strings.Join(rules.SeverityNames(), ", "), o.FailOn)
 		}
 		o.failOn, o.failSet = s, true
+	}
+	if o.authLogs, err = loadAPIServerLogs(o.APIServerLogs); err != nil {
+		return err
 	}
 	if !o.NoLink && o.configFlags != nil {
 		o.linker = cluster.New(o.configFlags, cluster.Options{})
@@ -201,7 +211,12 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, eng.NewSink)
+	newSink := eng.NewSink
+	if len(o.authLogs) > 0 {
+		o.auth = &authReasons{}
+		newSink = o.auth.wrap(eng.NewSink, o.authLogs)
+	}
+	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, newSink)
 	if err != nil {
 		return err
 	}
@@ -239,7 +254,7 @@ func (o *DetectOptions) print(ctx context.Context, res *detect.Result, selected 
 	if o.Output == "sarif" {
 		return writeData(o.Out, "json", sarifOf(res, selected))
 	}
-	if o.linker == nil {
+	if o.linker == nil && o.auth == nil {
 		switch o.Output {
 		case "json", "yaml":
 			if res.Findings == nil {
@@ -250,6 +265,15 @@ func (o *DetectOptions) print(ctx context.Context, res *detect.Result, selected 
 		return printFindings(o.Out, res.Findings, o.Output == "wide")
 	}
 	linked := linkedResult{Result: res, Findings: linkFindings(ctx, o.linker, res.Findings)}
+	if o.auth != nil {
+		for i := range linked.Findings {
+			if ip := linked.Findings[i].Key["sourceIP"]; ip != "" {
+				linked.Findings[i].AuthenticationErrors = o.auth.forIP(ip)
+			}
+		}
+		found, total := o.auth.totals()
+		fmt.Fprintf(o.ErrOut, "apiserver log: %d of %d failed authentications joined to their reason\n", found, total)
+	}
 	if linked.Findings == nil {
 		linked.Findings = []linkedFinding{}
 	}

@@ -23,6 +23,9 @@ type linkedFinding struct {
 	Links []cluster.Link `json:"links,omitempty"`
 	// LinkStatus says why a finding has no links ("not linked: no cluster").
 	LinkStatus string `json:"linkStatus,omitempty"`
+	// AuthenticationErrors are the reasons kube-apiserver logged for the
+	// finding's 401s (--apiserver-log), with counts.
+	AuthenticationErrors []string `json:"authenticationErrors,omitempty"`
 }
 
 // linkFindings looks up, for each finding, the live objects its key and
@@ -32,9 +35,15 @@ type linkedFinding struct {
 // resource type at most once per run.
 func linkFindings(ctx context.Context, l *cluster.Linker, fs []detect.Finding) []linkedFinding {
 	out := make([]linkedFinding, len(fs))
-	ok, why := l.Available()
+	ok, why := false, "--no-link"
+	if l != nil {
+		ok, why = l.Available()
+	}
 	for i, f := range fs {
 		out[i].Finding = f
+		if l == nil {
+			continue
+		}
 		if !ok {
 			out[i].LinkStatus = "not linked: " + why
 			continue
@@ -112,9 +121,12 @@ func dedupeLinks(links []cluster.Link) []cluster.Link {
 
 // printLinks writes the linked objects of each finding after the table.
 func printLinks(w io.Writer, fs []linkedFinding) {
-	var lines []string
+	var lines, auth []string
 	notLinked := map[string]bool{}
 	for _, f := range fs {
+		for _, a := range f.AuthenticationErrors {
+			auth = append(auth, fmt.Sprintf("  %s %s: %s", f.Rule, f.KeyString(), a))
+		}
 		if strings.HasPrefix(f.LinkStatus, "not linked") {
 			notLinked[f.LinkStatus] = true
 			continue
@@ -127,6 +139,13 @@ func printLinks(w io.Writer, fs []linkedFinding) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "LIVE OBJECTS")
 		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+	}
+	if len(auth) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "WHY AUTHENTICATION FAILED (kube-apiserver log)")
+		for _, l := range auth {
 			fmt.Fprintln(w, l)
 		}
 	}

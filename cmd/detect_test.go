@@ -9,7 +9,7 @@ import (
 // A copy of examples/audit.log.gz, the log a real control plane wrote (see
 // examples/README.md), frozen so the golden files do not move when the
 // example is recorded again.
-const exampleLog = "testdata/detect/audit.log.gz"
+const exampleLog = "testdata/real/audit.log.gz"
 
 func TestDetectGolden(t *testing.T) {
 	for _, tc := range []struct {

@@ -218,7 +218,7 @@ func TestTopPlot(t *testing.T) {
 // the e2e harness staged the talk's incidents (see examples/README.md), and
 // checks that top finds what was staged.
 func TestTopRealLog(t *testing.T) {
-	const log = "testdata/real-audit.log.gz"
+	const log = "testdata/real/audit.log.gz"
 	type table struct {
 		Rows []struct {
 			Key    map[string]string `json:"key"`

@@ -8,7 +8,7 @@ import (
 )
 
 func TestWhyGolden(t *testing.T) {
-	const log = "testdata/why/audit.log.gz"
+	const log = "testdata/real/audit.log.gz"
 	tests := []struct {
 		name string
 		args []string
@@ -33,7 +33,7 @@ func TestWhyGolden(t *testing.T) {
 }
 
 func TestWhyJSONStable(t *testing.T) {
-	out, _, err := runCmd(t, "", "why", "-f", "testdata/why/audit.log.gz", "-q", "--no-link", "deploy/checkout", "-n", "shop", "-o", "json", "--workers", "3")
+	out, _, err := runCmd(t, "", "why", "-f", "testdata/real/audit.log.gz", "-q", "--no-link", "deploy/checkout", "-n", "shop", "-o", "json", "--workers", "3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestWhyJSONStable(t *testing.T) {
 }
 
 func TestWhyErrors(t *testing.T) {
-	const log = "testdata/why/audit.log.gz"
+	const log = "testdata/real/audit.log.gz"
 	tests := []struct {
 		name string
 		args []string
@@ -98,7 +98,7 @@ func TestWhyErrors(t *testing.T) {
 func TestWhyNoCluster(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-kubeconfig")
 	t.Setenv("KUBECONFIG", missing)
-	out, _, err := runCmd(t, "", "why", "-f", "testdata/why/audit.log.gz", "-q", "deploy/checkout", "-n", "shop")
+	out, _, err := runCmd(t, "", "why", "-f", "testdata/real/audit.log.gz", "-q", "deploy/checkout", "-n", "shop")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,3 +251,10 @@ func openDecompressed(in Input) (io.ReadCloser, string, error) {
 type zstdCloser struct{ d *zstd.Decoder }
 
 func (z zstdCloser) Close() error { z.d.Close(); return nil }
+
+// OpenDecompressed opens a file and decompresses it (gzip, zstd) as its
+// content says.
+func OpenDecompressed(path string) (io.ReadCloser, error) {
+	rc, _, err := openDecompressed(Input{Name: path, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+	return rc, err
+}

@@ -13,6 +13,7 @@ type detectJSON struct {
 		Key        map[string]string `json:"key"`
 		Count      int64             `json:"count"`
 		LinkStatus string            `json:"linkStatus"`
+		AuthErrors []string          `json:"authenticationErrors"`
 		Links      []struct {
 			Kind, Namespace, Name, State, Summary string
 			Related                               []struct{ Kind, Namespace, Name, State string }
@@ -25,7 +26,7 @@ type detectJSON struct {
 // found with the right subject and tied to the live objects behind it.
 func TestDetectLive(t *testing.T) {
 	cp, gt := liveRun(t)
-	out, errOut, code := plugin(t, "detect", "-f", cp.AuditLogPath, "-o", "json", "--kubeconfig", cp.KubeconfigPath)
+	out, errOut, code := plugin(t, "detect", "-f", cp.AuditLogPath, "-o", "json", "--kubeconfig", cp.KubeconfigPath, "--apiserver-log", cp.APIServerLogPath)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -43,6 +44,10 @@ func TestDetectLive(t *testing.T) {
 		for _, f := range res.Findings {
 			if f.Rule != "failed-authentication" {
 				continue
+			}
+			if _, expired := want[f.Key["sourceIP"]]; expired &&
+				(len(f.AuthErrors) == 0 || !strings.Contains(f.AuthErrors[0], "x509: certificate has expired")) {
+				t.Errorf("401s from %s: reasons %q, want the x509 expiry from the apiserver log", f.Key["sourceIP"], f.AuthErrors)
 			}
 			for _, l := range f.Links {
 				if l.Kind == "Node" && l.State == "linked" {
