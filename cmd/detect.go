@@ -111,7 +111,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error,
 		},
 	}
 	o.Read.AddFlags(c.Flags())
-	c.Flags().StringVarP(&o.Output, "output", "o", o.Output, "output format: table, wide, json, yaml, sarif")
+	c.Flags().StringVarP(&o.Output, "output", "o", o.Output, "output format: table, wide, json, yaml, sarif, or rbac (the Role/ClusterRole and binding that would allow what RBAC denied, minus what the live cluster already allows)")
 	c.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "exit with code 2 if a finding has this severity or higher: "+strings.Join(rules.SeverityNames(), ", "))
 	c.Flags().StringSliceVar(&o.Rules, "rules", o.Rules, "rule files or directories to load besides the shipped rules (repeatable)")
 	c.Flags().StringSliceVar(&o.Only, "rule", o.Only, "run only these rule ids (repeatable)")
@@ -161,9 +161,9 @@ func (o *DetectOptions) Complete() error {
 // Validate checks flag values.
 func (o *DetectOptions) Validate() error {
 	switch o.Output {
-	case "table", "wide", "json", "yaml", "sarif":
+	case "table", "wide", "json", "yaml", "sarif", "rbac":
 	default:
-		return fmt.Errorf("--output must be one of table, wide, json, yaml, sarif; got %q", o.Output)
+		return fmt.Errorf("--output must be one of table, wide, json, yaml, sarif, rbac; got %q", o.Output)
 	}
 	if o.MaxGroups < 1 {
 		return fmt.Errorf("--max-groups must be at least 1")
@@ -251,8 +251,17 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 }
 
 func (o *DetectOptions) print(ctx context.Context, res *detect.Result, selected []*rules.Rule) error {
-	if o.Output == "sarif" {
+	switch o.Output {
+	case "sarif":
 		return writeData(o.Out, "json", sarifOf(res, selected))
+	case "rbac":
+		var l *cluster.Linker
+		if o.linker != nil {
+			if ok, _ := o.linker.Available(); ok {
+				l = o.linker
+			}
+		}
+		return writeRBAC(ctx, o.Out, res.Findings, l)
 	}
 	if o.linker == nil && o.auth == nil {
 		switch o.Output {

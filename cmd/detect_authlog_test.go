@@ -55,3 +55,13 @@ func TestDetectAPIServerLog(t *testing.T) {
 		}
 	})
 }
+
+// TestDetectRBAC checks -o rbac on the real log: the ClusterRole and binding
+// that would allow traefik's denied list of secrets.
+func TestDetectRBAC(t *testing.T) {
+	out, errOut, err := runCmd(t, "", "detect", "-q", "-f", "testdata/real/audit.log.gz", "-o", "rbac")
+	if err != nil {
+		t.Fatalf("%v: %s", err, errOut)
+	}
+	golden(t, "detect-rbac", out)
+}
