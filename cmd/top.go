@@ -49,6 +49,9 @@ type TopOptions struct {
 	Latency      bool
 	MaxGroups    int
 	NoColor      bool
+	NoLink       bool
+
+	configFlags *genericclioptions.ConfigFlags
 
 	readOpts  detectors.ReadOptions
 	groupings [][]top.KeySpec
@@ -63,8 +66,9 @@ func NewTopOptions(streams genericiooptions.IOStreams) *TopOptions {
 }
 
 // NewCmdTop builds "kubectl audit top".
-func NewCmdTop(streams genericiooptions.IOStreams, _ *genericclioptions.ConfigFlags) *cobra.Command {
+func NewCmdTop(streams genericiooptions.IOStreams, configFlags *genericclioptions.ConfigFlags) *cobra.Command {
 	o := NewTopOptions(streams)
+	o.configFlags = configFlags
 	c := &cobra.Command{
 		Use:   "top -f FILE... [--by KEY[,KEY...]]",
 		Short: "Show who is doing what to the API server: rate, share, errors and latency by key",
@@ -99,6 +103,7 @@ then the top users, resources and status codes.`,
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: table, wide, json, yaml, csv")
 	fs.BoolVar(&o.RawUserAgent, "raw-useragent", o.RawUserAgent, "group by the whole user agent instead of the program name")
 	fs.BoolVar(&o.Latency, "latency", o.Latency, "add kube-apiserver's latency breakdown (apiserver.latency.k8s.io/* annotations of slow requests)")
+	fs.BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look up the live objects behind sourceip, node, serviceaccount and user rows (by default top does when the kubeconfig's cluster is reachable)")
 	fs.IntVar(&o.MaxGroups, "max-groups", o.MaxGroups, "exact-count budget per table and worker; past it counts turn approximate with a stated error bound")
 	return c
 }
@@ -192,6 +197,9 @@ func (o *TopOptions) Run(ctx context.Context) error {
 	res, err := top.Merge(aggs, top.MergeOptions{Sort: o.Sort, Limit: o.Limit})
 	if err != nil {
 		return err
+	}
+	if !o.NoLink && o.configFlags != nil {
+		o.link(ctx, res)
 	}
 	if res.ExprErrors > 0 {
 		fmt.Fprintf(o.ErrOut, "warning: an expression failed on %d events, which were left out (first: %s)\n", res.ExprErrors, res.FirstExprErr)

@@ -92,6 +92,15 @@ func (o *TopOptions) printTable(res *top.Result) error {
 		if res.Every != "" {
 			hdr = append(hdr, "PER "+res.Every)
 		}
+		live := false
+		for _, r := range t.Rows {
+			if r.Live != "" {
+				live = true
+			}
+		}
+		if live {
+			hdr = append(hdr, "LIVE")
+		}
 		fmt.Fprintln(tw, strings.Join(hdr, "\t"))
 		rows := t.Rows
 		if t.Other != nil {
@@ -135,6 +144,9 @@ func (o *TopOptions) printTable(res *top.Result) error {
 			}
 			if res.Every != "" {
 				cells = append(cells, chart.Sparkline(r.Series, 40))
+			}
+			if live {
+				cells = append(cells, r.Live)
 			}
 			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}

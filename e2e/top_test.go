@@ -16,6 +16,7 @@ type topJSON struct {
 			Key    map[string]string `json:"key"`
 			Count  int64             `json:"count"`
 			Series []int64           `json:"series"`
+			Live   string            `json:"live"`
 		} `json:"rows"`
 	} `json:"tables"`
 }
@@ -88,6 +89,18 @@ func TestTopLive(t *testing.T) {
 		}
 		if busy < 2 {
 			t.Errorf("422s in %d buckets of 10s (%v): want a loop over time", busy, r.Series)
+		}
+	})
+	t.Run("401 sources link to their Nodes", func(t *testing.T) {
+		res := top(t, "--by", "sourceip", "--where", "code == 401", "--kubeconfig", cp.KubeconfigPath)
+		live := map[string]string{}
+		for _, r := range res.Tables[0].Rows {
+			live[r.Key["sourceip"]] = r.Live
+		}
+		for _, n := range gt.ExpiredCerts.ExpiredNodes {
+			if !strings.HasPrefix(live[n.Address], "Node "+n.Node+" (linked") {
+				t.Errorf("%s: live %q, want Node %s linked", n.Address, live[n.Address], n.Node)
+			}
 		}
 	})
 	t.Run("overview", func(t *testing.T) {

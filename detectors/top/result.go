@@ -72,6 +72,9 @@ type Row struct {
 	First     *time.Time         `json:"first,omitempty"`
 	Last      *time.Time         `json:"last,omitempty"`
 	Series    []int64            `json:"series,omitempty"`
+	// Live is the live object behind the row's key (the Node behind a
+	// source IP, a service account's pods...), when a cluster is reachable.
+	Live string `json:"live,omitempty"`
 
 	keyVals []string
 	r       *row
