@@ -26,6 +26,13 @@ if ! golangci-lint version 2>/dev/null | grep -q "version ${GOLANGCI_LINT_VERSIO
 fi
 golangci-lint run ./...
 
+echo "== krew manifest (validate-krew-manifest from krew v0.4.3)"
+if ! command -v validate-krew-manifest > /dev/null; then
+	go install sigs.k8s.io/krew/cmd/validate-krew-manifest@v0.4.3
+fi
+validate-krew-manifest -manifest krew/audit.yaml -skip-install 2>&1 | grep -E "validation OK|F[0-9]{4}" || { echo "krew/audit.yaml is not a valid krew manifest"; exit 1; }
+validate-krew-manifest -manifest krew/audit.yaml -skip-install > /dev/null 2>&1
+
 echo "== unit tests"
 go test -count=1 ./...
 
