@@ -202,7 +202,7 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 		debug.SetMemoryLimit(detectMemoryLimit)
 	}
 	selected := o.selected()
-	dopts := detect.Options{MaxGroups: o.MaxGroups, Streaming: len(o.readOpts.Inputs) == 1}
+	dopts := detect.Options{MaxGroups: o.MaxGroups, Streaming: detectors.OneRotatedSet(o.readOpts.Inputs)}
 	if len(o.readOpts.Stages) == 0 {
 		o.readOpts.Stages = detect.DetectStages
 		dopts.CountOnce = true

@@ -258,3 +258,31 @@ func OpenDecompressed(path string) (io.ReadCloser, error) {
 	rc, _, err := openDecompressed(Input{Name: path, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
 	return rc, err
 }
+
+// OneRotatedSet reports whether the inputs are the files of a single log
+// rotated over time (audit.log and its backups, in one directory), which
+// are read oldest first and so form one stream in time order. Logs of
+// several apiservers, or unrelated files, overlap in time instead.
+func OneRotatedSet(inputs []Input) bool {
+	switch len(inputs) {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	var dir, stem string
+	for i, in := range inputs {
+		if in.Name == StdinName {
+			return false
+		}
+		k := rotationKeyOf(in.Name)
+		if i == 0 {
+			dir, stem = k.dir, k.stem
+			continue
+		}
+		if k.dir != dir || k.stem != stem {
+			return false
+		}
+	}
+	return true
+}

@@ -465,3 +465,31 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 }
+
+func TestOneRotatedSet(t *testing.T) {
+	in := func(names ...string) []detectors.Input {
+		var out []detectors.Input
+		for _, n := range names {
+			out = append(out, detectors.Input{Name: n})
+		}
+		return out
+	}
+	tests := []struct {
+		inputs []detectors.Input
+		want   bool
+	}{
+		{in("/var/log/audit.log"), true},
+		{in("/l/audit-2026-11-24T09-00-00.000.log.gz", "/l/audit-2026-11-24T10-00-00.000.log", "/l/audit.log"), true},
+		{in("/l/audit.log.2.gz", "/l/audit.log.1", "/l/audit.log"), true},
+		{in("/l/apiserver-1/audit.log", "/l/apiserver-2/audit.log"), false},
+		{in("/l/audit-1.log", "/l/audit-2.log"), false},
+		{in("-"), true},
+		{in("-", "/l/audit.log"), false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := detectors.OneRotatedSet(tt.inputs); got != tt.want {
+			t.Errorf("OneRotatedSet(%v) = %v, want %v", tt.inputs, got, tt.want)
+		}
+	}
+}
