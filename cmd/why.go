@@ -175,6 +175,12 @@ type WhyResult struct {
 	// Live is the object in the cluster now, with its owner chain; unset
 	// with --no-link.
 	Live *cluster.Link `json:"live,omitempty"`
+	// LiveAuthorization are the bindings and roles that allowed the calls,
+	// as they are now: "changed" when a binding no longer grants the role to
+	// the subject, "gone" when deleted. LiveWebhooks are the webhook
+	// configurations that mutated the object.
+	LiveAuthorization []cluster.Link `json:"liveAuthorization,omitempty"`
+	LiveWebhooks      []cluster.Link `json:"liveWebhooks,omitempty"`
 }
 
 // Run reads the logs, builds the timeline and prints it.
@@ -206,6 +212,7 @@ func (o *WhyOptions) Run(ctx context.Context) error {
 	if o.linker != nil {
 		live := o.live(ctx, tl)
 		res.Live = &live
+		res.LiveAuthorization, res.LiveWebhooks = o.liveReasons(ctx, tl)
 	}
 	if err := printWhy(o.Out, o.Output, &res, o.Owners); err != nil {
 		return err
@@ -227,6 +234,34 @@ func (o *WhyOptions) live(ctx context.Context, tl *history.Timeline) cluster.Lin
 		l.Kind = r.Kind
 	}
 	return l
+}
+
+// liveReasons links each distinct RBAC binding and mutating webhook
+// configuration the timeline names to what is in the cluster now.
+func (o *WhyOptions) liveReasons(ctx context.Context, tl *history.Timeline) (authz, hooks []cluster.Link) {
+	if ok, _ := o.linker.Available(); !ok {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	for _, e := range tl.Entries {
+		if a := e.Authorization; a != nil && a.BindingName != "" {
+			b := cluster.Binding{Kind: a.BindingKind, Name: a.BindingName, Namespace: a.BindingNamespace, RoleKind: a.RoleKind,
+				RoleName: a.RoleName, SubjectKind: a.SubjectKind, SubjectName: a.SubjectName, SubjectNamespace: a.SubjectNamespace}
+			key := fmt.Sprintf("%+v", b)
+			if !seen[key] {
+				seen[key] = true
+				authz = append(authz, o.linker.RBAC(ctx, b)...)
+			}
+		}
+		for _, w := range e.Webhooks {
+			key := "webhook/" + w.Configuration + "/" + w.Webhook
+			if w.Configuration != "" && !seen[key] {
+				seen[key] = true
+				hooks = append(hooks, o.linker.Webhook(ctx, w.Configuration, w.Webhook))
+			}
+		}
+	}
+	return dedupeLinks(authz), hooks
 }
 
 // liveLine is the last line of the table: the object now.

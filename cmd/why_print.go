@@ -122,6 +122,12 @@ func printWhyTable(w io.Writer, res *WhyResult, owners bool) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, liveLine(res))
+	for _, l := range res.LiveAuthorization {
+		fmt.Fprintf(w, "allowed by (now): %s\n", l)
+	}
+	for _, l := range res.LiveWebhooks {
+		fmt.Fprintf(w, "mutated by (now): %s\n", l)
+	}
 }
 
 func dash(s string) string {

@@ -57,6 +57,9 @@ type whyJSON struct {
 			Path, From, To string
 		} `json:"changes"`
 	} `json:"entries"`
+	LiveAuthorization []struct {
+		Kind, Namespace, Name, State string
+	} `json:"liveAuthorization"`
 	Live *struct {
 		State   string `json:"state"`
 		Reason  string `json:"reason"`
@@ -127,6 +130,15 @@ func TestWhy(t *testing.T) {
 		if res.Live == nil || res.Live.State != "gone" {
 			t.Errorf("live = %+v, want gone", res.Live)
 		}
+		found := false
+		for _, l := range res.LiveAuthorization {
+			if l.Kind == "RoleBinding" && l.Namespace == "shop" && l.Name == "developers-deployer" && l.State == "linked" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("live authorization %+v lacks RoleBinding shop/developers-deployer", res.LiveAuthorization)
+		}
 	})
 
 	t.Run("web owners", func(t *testing.T) {
@@ -166,6 +178,13 @@ func TestWhy(t *testing.T) {
 		}
 	})
 
+	t.Run("the webhook that mutates the stuck pods, now", func(t *testing.T) {
+		out := runPlugin(t, bin, append([]string{"why", "rs/billing-api", "-n", "legacy", "--owners"}, common...)...)
+		if !strings.Contains(out, "mutated by (now): MutatingWebhookConfiguration sidecar-env-injector (linked") {
+			t.Errorf("want the live webhook configuration:\n%s", out)
+		}
+	})
+
 	// The lookups of the runs above, as the apiserver logged them: lists
 	// only, at most one per resource type per run.
 	events, err := auditlog.ReadFile(cp.AuditLogPath)
@@ -182,10 +201,10 @@ func TestWhy(t *testing.T) {
 		}
 		perRun[e.Resource()]++
 	}
-	// 4 linked runs above; each lists one resource type at most once.
+	// 5 linked runs above; each lists one resource type at most once.
 	for res, n := range perRun {
-		if n > 4 {
-			t.Errorf("%s listed %d times in 4 runs", res, n)
+		if n > 5 {
+			t.Errorf("%s listed %d times in 5 runs", res, n)
 		}
 	}
 	if len(perRun) == 0 {
