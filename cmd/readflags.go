@@ -131,6 +131,9 @@ func (f *ReadFlags) Report(st *detectors.Stats, errOut io.Writer) {
 	if !f.Quiet || skipped > 0 {
 		fmt.Fprintf(errOut, "%s\n", st.Summary())
 	}
+	if st.Events > 0 && st.Used == 0 && st.OtherStages == st.Events {
+		fmt.Fprintf(errOut, "warning: none of the %d events is of a stage in use (--stage %s); a log written with only RequestReceived needs --stage RequestReceived\n", st.Events, f.Stage)
+	}
 }
 
 // StrictError returns the --strict failure for st, or nil.

@@ -24,7 +24,11 @@ func (o *TopOptions) link(ctx context.Context, res *top.Result) {
 	}
 	l := cluster.New(o.configFlags, cluster.Options{})
 	if ok, why := l.Available(); !ok {
-		fmt.Fprintf(o.ErrOut, "not linked: %s\n", why)
+		// Without any kubeconfig top is a log tool: say nothing. A
+		// configured cluster that cannot be reached is worth a line.
+		if why != cluster.NoCluster {
+			fmt.Fprintf(o.ErrOut, "not linked: %s\n", why)
+		}
 		return
 	}
 	for ti := range res.Tables {
