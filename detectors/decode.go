@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 
@@ -109,6 +110,10 @@ func (d *decoder) value(v *fastjson.Value, pos Position) (int, *decodeError) {
 			a, _ := batch.Array()
 			return d.items(a, pos)
 		}
+	}
+	// Docker's json-file container log: {"log":"<line>\n","stream":...}.
+	if log := v.Get("log"); log != nil && log.Type() == fastjson.TypeString && v.Exists("stream") {
+		return d.embedded(bytes.TrimRight(log.GetStringBytes(), "\r\n"), pos, "log")
 	}
 	// AKS: diagnostic setting record; the event is a string in properties.log.
 	if log := v.Get("properties", "log"); log != nil && log.Type() == fastjson.TypeString {

@@ -89,6 +89,10 @@ type InputStats struct {
 	Lines       int64  `json:"lines"`
 	Events      int64  `json:"events"`
 	Skipped     int64  `json:"skipped"`
+	// Container is "CRI" for a node's container log (--audit-log-path=-);
+	// Stderr counts its stderr records (the apiserver's own log), left out.
+	Container string `json:"container,omitempty"`
+	Stderr    int64  `json:"stderrRecords,omitempty"`
 }
 
 // Stats tells what the reading path did with its input.
@@ -132,6 +136,13 @@ func (s *Stats) Summary() string {
 	}
 	if s.OutOfRange > 0 {
 		fmt.Fprintf(&b, ", %d outside --since/--until", s.OutOfRange)
+	}
+	var stderr int64
+	for _, in := range s.Inputs {
+		stderr += in.Stderr
+	}
+	if stderr > 0 {
+		fmt.Fprintf(&b, ", %d stderr records of container logs left out", stderr)
 	}
 	skipped := s.SkippedTotal()
 	fmt.Fprintf(&b, ", %d skipped", skipped)
@@ -421,8 +432,21 @@ func (r *reader) run(ctx context.Context) error {
 			r.problem(Problem{File: in.Name, Reason: SkipUnreadable, Detail: err.Error()})
 			continue
 		}
+		rc, cri := containerLog(rc, r.opts.MaxLineSize)
+		if cri != nil {
+			r.inputs[i].Container = "CRI"
+		}
 		err = r.readStream(ctx, i, rc)
 		_ = rc.Close()
+		if cri != nil {
+			r.inputs[i].Stderr = cri.Stderr
+			if cri.TooLong > 0 {
+				if r.skipped == nil {
+					r.skipped = map[string]int64{}
+				}
+				r.skipped[SkipTooLong] += cri.TooLong
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

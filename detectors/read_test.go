@@ -118,6 +118,21 @@ func TestReadShapes(t *testing.T) {
 	}
 	eksBatch.WriteString(`{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/eks/prod/cluster","logStream":"kube-apiserver-audit-0f1e","subscriptionFilters":["all"],"logEvents":[` + strings.Join(logEvents, ",") + "]}\n")
 	aksRecords.WriteString(`{"records":[` + strings.Join(records, ",") + "]}\n")
+	// A node's container logs of an apiserver run with --audit-log-path=-:
+	// CRI records (long lines split into partial records, the apiserver's
+	// own log on stderr between them) and docker's json-file.
+	var cri, docker bytes.Buffer
+	for i, l := range lines {
+		ts := fmt.Sprintf("2026-11-24T10:00:0%d.123456789Z", i)
+		fmt.Fprintf(&cri, "%s stderr F I1124 10:00:00.000000 1 httplog.go:132] \"HTTP\" verb=\"GET\"\n", ts)
+		for len(l) > 700 {
+			fmt.Fprintf(&cri, "%s stdout P %s\n", ts, l[:700])
+			l = l[700:]
+		}
+		fmt.Fprintf(&cri, "%s stdout F %s\n", ts, l)
+		q, _ := json.Marshal(string(lines[i]) + "\n")
+		fmt.Fprintf(&docker, `{"log":%s,"stream":"stdout","time":"%s"}`+"\n", q, ts)
+	}
 	crlf := bytes.ReplaceAll(plain, []byte("\n"), []byte("\r\n"))
 	noFinalNewline := bytes.TrimSuffix(plain, []byte("\n"))
 	withBlank := bytes.ReplaceAll(plain, []byte("\n"), []byte("\n\n  \n"))
@@ -142,6 +157,9 @@ func TestReadShapes(t *testing.T) {
 		{name: "AKS diagnostic records", files: map[string][]byte{"aks.json": aks.Bytes()}},
 		{name: "AKS storage blob", files: map[string][]byte{"PT1H.json": aksRecords.Bytes()}},
 		{name: "v1beta1", files: map[string][]byte{"audit.log": v1beta1.Bytes()}},
+		{name: "CRI container log", files: map[string][]byte{"kube-apiserver-cp-1_kube-system_kube-apiserver-0a1b.log": cri.Bytes()}},
+		{name: "CRI container log, gzip", files: map[string][]byte{"kube-apiserver.log.gz": gzipBytes(t, cri.Bytes())}},
+		{name: "docker json-file log", files: map[string][]byte{"c0ffee-json.log": docker.Bytes()}},
 		{name: "CRLF", files: map[string][]byte{"audit.log": crlf}},
 		{name: "no final newline", files: map[string][]byte{"audit.log": noFinalNewline}},
 		{name: "blank lines", files: map[string][]byte{"audit.log": withBlank}},
