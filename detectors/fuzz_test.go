@@ -32,6 +32,8 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"records":[{"properties":{"log":` + quoteJSON(lines[3]) + `}}]}`))
 	f.Add([]byte("[\n" + string(lines[4]) + "\n]"))
 	f.Add([]byte("{\n\"items\": []\n}"))
+	f.Add([]byte("2026-11-24T10:00:00.1Z stderr F klog\n2026-11-24T10:00:00.1Z stdout P " + string(lines[0][:40]) + "\n2026-11-24T10:00:00.1Z stdout F " + string(lines[0][40:]) + "\n"))
+	f.Add([]byte(`{"log":` + quoteJSON(append(lines[1], '\n')) + `,"stream":"stdout","time":"2026-11-24T10:00:00Z"}`))
 	f.Add([]byte{0x1f, 0x8b, 0x08, 0x00})
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
