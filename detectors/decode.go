@@ -15,7 +15,7 @@ const (
 	SkipNotAudit    = "not an audit event"
 	SkipInvalidUTF8 = "invalid UTF-8"
 	SkipTooLong     = "line too long"
-	SkipGKE         = "GKE Cloud Audit LogEntry (not supported yet)"
+	SkipGKE         = "unusable GKE Cloud Audit LogEntry"
 	SkipDamaged     = "damaged stream"
 	SkipUnreadable  = "unreadable input"
 )
@@ -120,7 +120,16 @@ func (d *decoder) value(v *fastjson.Value, pos Position) (int, *decodeError) {
 		return d.embedded(log.GetStringBytes(), pos, "properties.log")
 	}
 	if v.Exists("protoPayload") {
-		return 0, &decodeError{SkipGKE, "GKE writes Cloud Audit Logs, not audit.k8s.io events"}
+		var ok bool
+		if d.item, ok = gkeEvent(v, d.item[:0]); !ok {
+			return 0, &decodeError{SkipGKE, "a Cloud Audit Logs entry, but not of Kubernetes (producer k8s.io)"}
+		}
+		d.ev.Source = pos
+		if d.ev.scan(d.item) != scanEvent {
+			return 0, &decodeError{SkipGKE, "a Kubernetes Cloud Audit Logs entry without an operation id"}
+		}
+		d.emit(&d.ev)
+		return 1, nil
 	}
 	return 0, &decodeError{SkipNotAudit, notAuditDetail(v)}
 }

@@ -304,7 +304,7 @@ func TestBadInput(t *testing.T) {
 		{name: "invalid UTF-8", data: insert(1, []byte("{\"kind\":\"Event\",\"auditID\":\"\xff\xfe\"}")), wantUsed: 9,
 			wantSkip: map[string]int64{detectors.SkipInvalidUTF8: 1}, wantProb: ":2: invalid UTF-8"},
 		{name: "GKE LogEntry", data: insert(0, []byte(`{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","methodName":"io.k8s.core.v1.pods.create"},"resource":{"type":"k8s_cluster"}}`)), wantUsed: 9,
-			wantSkip: map[string]int64{detectors.SkipGKE: 1}, wantProb: ":1: GKE"},
+			wantSkip: map[string]int64{detectors.SkipGKE: 1}, wantProb: ":1: unusable GKE"},
 		{name: "truncated gzip", data: truncated, wantSkip: map[string]int64{detectors.SkipDamaged: 1}, wantProb: "truncated gzip stream"},
 		{name: "unreadable", open: func() (io.ReadCloser, error) { return nil, errors.New("open audit.log: permission denied") },
 			wantSkip: map[string]int64{detectors.SkipUnreadable: 1}, wantProb: "permission denied", wantErr: "no input could be read"},
