@@ -36,8 +36,8 @@ validate-krew-manifest -manifest krew/audit.yaml -skip-install > /dev/null 2>&1
 echo "== unit tests"
 go test -count=1 ./...
 
-echo "== race detector on the reading path"
-go test -race -count=1 ./detectors/...
+echo "== race detector (reading path, commands, rules)"
+go test -race -count=1 ./detectors/... ./cmd/ ./rules/...
 
 if [ "${KUBECTL_AUDIT_E2E_SKIP:-}" = "1" ]; then
 	echo "== e2e SKIPPED (KUBECTL_AUDIT_E2E_SKIP=1)"
