@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -68,7 +69,7 @@ func gkeEvent(v *fastjson.Value, dst []byte) ([]byte, bool) {
 		b.WriteString(`,"objectRef":` + ref)
 	}
 	b.WriteString(`,"responseStatus":{"code":`)
-	b.WriteString(itoa(code))
+	b.WriteString(strconv.Itoa(code))
 	if msg := string(p.GetStringBytes("status", "message")); msg != "" {
 		b.WriteString(`,"message":` + str(msg))
 	}
@@ -145,9 +146,4 @@ func grpcToHTTP(c int) int {
 		return 401
 	}
 	return 500
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

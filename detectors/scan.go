@@ -352,31 +352,33 @@ func (s *scanner) object(depth int, field func(key []byte) (handled, ok bool)) b
 	}
 }
 
-// strValue scans a string value; null and other types give "" (and are
-// skipped), as fastjson's GetStringBytes does.
-func (s *scanner) strValue(dst *string) (bool, bool) {
+// stringBytes scans a string value. A value of another type (null...) is
+// not handled: the caller skips it, and the field reads "", as fastjson's
+// GetStringBytes gives.
+func (s *scanner) stringBytes() (v []byte, handled, ok bool) {
 	if s.peek() != '"' {
-		return false, true
+		return nil, false, true
 	}
-	v, ok := s.str()
-	if !ok {
-		return true, false
-	}
-	*dst = b2s(v)
-	return true, true
+	v, ok = s.str()
+	return v, true, ok
 }
 
-// timeValue scans a timestamp string.
+// strValue scans a string value into dst.
+func (s *scanner) strValue(dst *string) (bool, bool) {
+	v, handled, ok := s.stringBytes()
+	if handled && ok {
+		*dst = b2s(v)
+	}
+	return handled, ok
+}
+
+// timeValue scans a timestamp string into dst.
 func (s *scanner) timeValue(dst *timeT) (bool, bool) {
-	if s.peek() != '"' {
-		return false, true
+	v, handled, ok := s.stringBytes()
+	if handled && ok {
+		*dst = parseTime(v)
 	}
-	v, ok := s.str()
-	if !ok {
-		return true, false
-	}
-	*dst = parseTime(v)
-	return true, true
+	return handled, ok
 }
 
 // span scans any value and returns its raw bytes.
