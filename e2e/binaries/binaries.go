@@ -1,6 +1,8 @@
 // Package binaries builds and caches the control-plane binaries the e2e
 // tests run: kube-apiserver and kube-controller-manager from
-// k8s.io/kubernetes, and etcd from go.etcd.io/etcd/server/v3.
+// k8s.io/kubernetes, and etcd from go.etcd.io/etcd/server/v3; and kubectl
+// from the same k8s.io/kubernetes, for the release test (hack/release-test.sh)
+// that installs the plugin with krew and runs it as `kubectl audit`.
 //
 // A cold build takes 15-25 minutes on two cores, so each binary is cached on
 // disk under a directory keyed by its version and built only when missing.
@@ -129,6 +131,37 @@ func Ensure(ctx context.Context, log io.Writer) (Set, error) {
 	return s, nil
 }
 
+// KubectlPath returns where kubectl (k8s.io/kubernetes/cmd/kubectl at
+// KubernetesVersion) is cached, whether or not it exists.
+func KubectlPath() (string, error) {
+	cache, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cache, "k8s-"+KubernetesVersion, "kubectl"), nil
+}
+
+// EnsureKubectl builds kubectl into the cache when it is missing and returns
+// its path. Ensure does not build it: the e2e tests do not run kubectl, only
+// the release test does.
+func EnsureKubectl(ctx context.Context, log io.Writer) (string, error) {
+	dst, err := KubectlPath()
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(dst); err == nil && fi.Mode()&0o111 != 0 {
+		return dst, nil
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := build(ctx, root, target{dst, ".", "k8s.io/kubernetes/cmd/kubectl", versionLDFlags()}, log); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
 // build writes to a temporary file and renames it into place, so an
 // interrupted build never leaves a half-written binary in the cache.
 func build(ctx context.Context, root string, t target, log io.Writer) error {
@@ -142,7 +175,7 @@ func build(ctx context.Context, root string, t target, log io.Writer) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", t.ldflags, "-o", tmp, t.pkg)
 	cmd.Dir = filepath.Join(root, t.moduleDir)
 	// -mod=mod lets a fresh checkout resolve missing go.sum lines from the
-	// module proxy; CGO is not needed by any of the three binaries.
+	// module proxy; CGO is not needed by any of the binaries.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
