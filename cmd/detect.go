@@ -17,12 +17,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-audit/kubectl-audit/cluster"
+	"github.com/kubectl-audit/kubectl-audit/cluster/apiserverlog"
 	"github.com/kubectl-audit/kubectl-audit/detectors"
-	"github.com/kubectl-audit/kubectl-audit/detectors/apiserverlog"
-	"github.com/kubectl-audit/kubectl-audit/detectors/cluster"
-	"github.com/kubectl-audit/kubectl-audit/detectors/detect"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
+	"github.com/kubectl-audit/kubectl-audit/sources"
 )
 
 const detectExample = `  # Run the shipped rules over a log
@@ -58,7 +58,7 @@ type DetectOptions struct {
 	linker      *cluster.Linker
 	authLogs    []*apiserverlog.Log
 	auth        *authReasons
-	readOpts    detectors.ReadOptions
+	readOpts    sources.ReadOptions
 	set         *rules.Set
 	failOn      rules.Severity
 	failSet     bool
@@ -67,7 +67,7 @@ type DetectOptions struct {
 
 // NewDetectOptions returns the defaults.
 func NewDetectOptions(streams genericiooptions.IOStreams) *DetectOptions {
-	return &DetectOptions{IOStreams: streams, Read: NewReadFlags(), Output: "table", MaxGroups: detect.DefaultMaxGroups, now: time.Now}
+	return &DetectOptions{IOStreams: streams, Read: NewReadFlags(), Output: "table", MaxGroups: detectors.DefaultMaxGroups, now: time.Now}
 }
 
 // NewCmdDetect builds "kubectl audit detect".
@@ -202,12 +202,12 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 		debug.SetMemoryLimit(detectMemoryLimit)
 	}
 	selected := o.selected()
-	dopts := detect.Options{MaxGroups: o.MaxGroups, Streaming: detectors.OneRotatedSet(o.readOpts.Inputs)}
+	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.OneRotatedSet(o.readOpts.Inputs)}
 	if len(o.readOpts.Stages) == 0 {
-		o.readOpts.Stages = detect.DetectStages
+		o.readOpts.Stages = detectors.DetectStages
 		dopts.CountOnce = true
 	}
-	eng, err := detect.New(selected, dopts)
+	eng, err := detectors.New(selected, dopts)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *DetectOptions) print(ctx context.Context, res *detect.Result, selected []*rules.Rule) error {
+func (o *DetectOptions) print(ctx context.Context, res *detectors.Result, selected []*rules.Rule) error {
 	switch o.Output {
 	case "sarif":
 		return writeData(o.Out, "json", sarifOf(res, selected))
@@ -267,7 +267,7 @@ func (o *DetectOptions) print(ctx context.Context, res *detect.Result, selected 
 		switch o.Output {
 		case "json", "yaml":
 			if res.Findings == nil {
-				res.Findings = []detect.Finding{}
+				res.Findings = []detectors.Finding{}
 			}
 			return writeData(o.Out, o.Output, res)
 		}
@@ -314,7 +314,7 @@ func writeData(w io.Writer, format string, v any) error {
 }
 
 // printFindings writes the table: one finding per line, the summary last.
-func printFindings(w io.Writer, fs []detect.Finding, wide bool) error {
+func printFindings(w io.Writer, fs []detectors.Finding, wide bool) error {
 	if len(fs) == 0 {
 		_, err := fmt.Fprintln(w, "No findings.")
 		return err
@@ -407,7 +407,7 @@ func sarifLevel(s rules.Severity) string {
 	return "note"
 }
 
-func sarifOf(res *detect.Result, selected []*rules.Rule) sarifLog {
+func sarifOf(res *detectors.Result, selected []*rules.Rule) sarifLog {
 	driver := sarifDriver{Name: "kubectl-audit", Version: Version().Version,
 		InformationURI: "https://github.com/kubectl-audit/kubectl-audit"}
 	index := map[string]int{}
@@ -435,7 +435,7 @@ func sarifOf(res *detect.Result, selected []*rules.Rule) sarifLog {
 		r := sarifResult{RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Level),
 			Message:             sarifText{oneLine(f.Summary)},
 			PartialFingerprints: map[string]string{"kubectlAudit/v1": f.Fingerprint}, Properties: props}
-		if f.Location != nil && f.Location.File != detectors.StdinName {
+		if f.Location != nil && f.Location.File != sources.StdinName {
 			r.Locations = []sarifLocation{{PhysicalLocation: sarifPhysical{
 				ArtifactLocation: map[string]string{"uri": f.Location.File},
 				Region:           map[string]int64{"byteOffset": f.Location.Offset},

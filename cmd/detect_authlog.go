@@ -6,15 +6,16 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors"
-	"github.com/kubectl-audit/kubectl-audit/detectors/apiserverlog"
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"github.com/kubectl-audit/kubectl-audit/cluster/apiserverlog"
+	"github.com/kubectl-audit/kubectl-audit/sources"
 )
 
 // loadAPIServerLogs reads --apiserver-log files.
 func loadAPIServerLogs(paths []string) ([]*apiserverlog.Log, error) {
 	var logs []*apiserverlog.Log
 	for _, p := range paths {
-		rc, err := detectors.OpenDecompressed(p)
+		rc, err := sources.OpenDecompressed(p)
 		if err != nil {
 			return nil, fmt.Errorf("--apiserver-log: %w", err)
 		}
@@ -31,14 +32,14 @@ func loadAPIServerLogs(paths []string) ([]*apiserverlog.Log, error) {
 // authJoin wraps a worker's sink: it joins each 401 to its reason in the
 // apiserver logs and counts the reasons per source IP.
 type authJoin struct {
-	inner detectors.Sink
+	inner audit.Sink
 	logs  []*apiserverlog.Log
 	byIP  map[string]map[string]int
 	found int
 	total int
 }
 
-func (j *authJoin) Event(e *detectors.Event) {
+func (j *authJoin) Event(e *audit.Event) {
 	if e.Code == 401 {
 		j.total++
 		for _, l := range j.logs {
@@ -62,8 +63,8 @@ type authReasons struct {
 	joins []*authJoin
 }
 
-func (a *authReasons) wrap(newSink func() detectors.Sink, logs []*apiserverlog.Log) func() detectors.Sink {
-	return func() detectors.Sink {
+func (a *authReasons) wrap(newSink func() audit.Sink, logs []*apiserverlog.Log) func() audit.Sink {
+	return func() audit.Sink {
 		j := &authJoin{inner: newSink(), logs: logs, byIP: map[string]map[string]int{}}
 		a.mu.Lock()
 		a.joins = append(a.joins, j)

@@ -7,19 +7,19 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors/cluster"
-	"github.com/kubectl-audit/kubectl-audit/detectors/detect"
+	"github.com/kubectl-audit/kubectl-audit/cluster"
+	"github.com/kubectl-audit/kubectl-audit/detectors"
 )
 
 // linkedResult is detect's result with each finding tied to the live
-// objects behind it. Field names extend detect.Result's.
+// objects behind it. Field names extend detectors.Result's.
 type linkedResult struct {
-	*detect.Result
+	*detectors.Result
 	Findings []linkedFinding `json:"findings"`
 }
 
 type linkedFinding struct {
-	detect.Finding
+	detectors.Finding
 	Links []cluster.Link `json:"links,omitempty"`
 	// LinkStatus says why a finding has no links ("not linked: no cluster").
 	LinkStatus string `json:"linkStatus,omitempty"`
@@ -33,7 +33,7 @@ type linkedFinding struct {
 // its pods and workload) or Node behind a user, the object of an objectRef,
 // the webhook configurations that mutated it. The linker lists each
 // resource type at most once per run.
-func linkFindings(ctx context.Context, l *cluster.Linker, fs []detect.Finding) []linkedFinding {
+func linkFindings(ctx context.Context, l *cluster.Linker, fs []detectors.Finding) []linkedFinding {
 	out := make([]linkedFinding, len(fs))
 	ok, why := false, "--no-link"
 	if l != nil {

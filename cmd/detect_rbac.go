@@ -12,9 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"github.com/kubectl-audit/kubectl-audit/cluster"
 	"github.com/kubectl-audit/kubectl-audit/detectors"
-	"github.com/kubectl-audit/kubectl-audit/detectors/cluster"
-	"github.com/kubectl-audit/kubectl-audit/detectors/detect"
 )
 
 const allNamespaces = "(all namespaces)"
@@ -24,7 +24,7 @@ const allNamespaces = "(all namespaces)"
 // review and kubectl apply. With a reachable cluster, permissions the
 // subject already has (a SubjectAccessReview says allowed) are left out, so
 // nothing already granted is suggested.
-func writeRBAC(ctx context.Context, w io.Writer, fs []detect.Finding, l *cluster.Linker) error {
+func writeRBAC(ctx context.Context, w io.Writer, fs []detectors.Finding, l *cluster.Linker) error {
 	var docs []string
 	for _, f := range fs {
 		perms := stringValues(f.Values["permissions"])
@@ -85,7 +85,7 @@ func writeRBAC(ctx context.Context, w io.Writer, fs []detect.Finding, l *cluster
 // subjectOf maps a username to a binding subject and the groups the
 // authenticator gives it (service accounts' groups are known).
 func subjectOf(user string) (rbacv1.Subject, []string) {
-	if sa := detectors.ServiceAccountOf(user); sa != "" {
+	if sa := audit.ServiceAccountOf(user); sa != "" {
 		ns, name, _ := strings.Cut(sa, "/")
 		return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns},
 			[]string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}

@@ -10,7 +10,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors"
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"github.com/kubectl-audit/kubectl-audit/sources"
 )
 
 // ReadFlags are the input flags every analysing command shares.
@@ -45,8 +46,8 @@ func (f *ReadFlags) AddFlags(fs *pflag.FlagSet) {
 }
 
 // ToOptions validates the flags and resolves the inputs.
-func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (detectors.ReadOptions, error) {
-	var o detectors.ReadOptions
+func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (sources.ReadOptions, error) {
+	var o sources.ReadOptions
 	if len(f.Filenames) == 0 {
 		return o, fmt.Errorf("no input: give audit log files with -f (or -f - for stdin)")
 	}
@@ -64,7 +65,7 @@ func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (detectors.ReadOption
 		for _, s := range strings.Split(f.Stage, ",") {
 			s = strings.TrimSpace(s)
 			switch s {
-			case detectors.StageRequestReceived, detectors.StageResponseStarted, detectors.StageResponseComplete, detectors.StagePanic:
+			case audit.StageRequestReceived, audit.StageResponseStarted, audit.StageResponseComplete, audit.StagePanic:
 				o.Stages = append(o.Stages, s)
 			default:
 				return o, fmt.Errorf("--stage: unknown stage %q (want auto, or RequestReceived, ResponseStarted, ResponseComplete, Panic)", s)
@@ -80,7 +81,7 @@ func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (detectors.ReadOption
 		return o, fmt.Errorf("--max-line-size: want a size like 16Mi or 64Mi, at least 1Ki, got %q", f.MaxLineSize)
 	}
 	o.MaxLineSize = int(q.Value())
-	o.Inputs, err = detectors.ResolveInputs(f.Filenames, in)
+	o.Inputs, err = sources.ResolveInputs(f.Filenames, in)
 	if err != nil {
 		return o, err
 	}
@@ -111,8 +112,8 @@ func ParseTimeBound(s string, now time.Time) (time.Time, error) {
 // first problems with file:line, then the one-line summary. With --strict,
 // any skipped line makes the command fail with ExitSkipped, after the
 // command's output has been printed by the caller.
-func (f *ReadFlags) Read(ctx context.Context, opts detectors.ReadOptions, errOut io.Writer, newSink func() detectors.Sink) (*detectors.Stats, error) {
-	st, err := detectors.Read(ctx, opts, newSink)
+func (f *ReadFlags) Read(ctx context.Context, opts sources.ReadOptions, errOut io.Writer, newSink func() audit.Sink) (*sources.Stats, error) {
+	st, err := sources.Read(ctx, opts, newSink)
 	if st != nil {
 		f.Report(st, errOut)
 	}
@@ -120,7 +121,7 @@ func (f *ReadFlags) Read(ctx context.Context, opts detectors.ReadOptions, errOut
 }
 
 // Report prints the problems and the summary.
-func (f *ReadFlags) Report(st *detectors.Stats, errOut io.Writer) {
+func (f *ReadFlags) Report(st *sources.Stats, errOut io.Writer) {
 	skipped := st.SkippedTotal()
 	for _, p := range st.Problems {
 		fmt.Fprintf(errOut, "warning: %s\n", p)
@@ -137,7 +138,7 @@ func (f *ReadFlags) Report(st *detectors.Stats, errOut io.Writer) {
 }
 
 // StrictError returns the --strict failure for st, or nil.
-func (f *ReadFlags) StrictError(st *detectors.Stats) error {
+func (f *ReadFlags) StrictError(st *sources.Stats) error {
 	if f.Strict && st != nil && st.SkippedTotal() > 0 {
 		return &ExitCodeError{Code: ExitSkipped, Err: fmt.Errorf("--strict: %d input lines were skipped", st.SkippedTotal())}
 	}

@@ -1,6 +1,3 @@
-// Package cmd wires the kubectl audit commands: flags, cobra, cli-runtime.
-// Analysis lives in detectors/ and its subpackages; this package turns flags
-// into their typed options and prints results.
 package cmd
 
 import (

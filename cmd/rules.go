@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-audit/kubectl-audit/detectors/ruletest"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
-	"github.com/kubectl-audit/kubectl-audit/rules/ruletest"
 )
 
 // NewCmdRules builds "kubectl audit rules" and its subcommands.

@@ -12,9 +12,10 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors"
-	"github.com/kubectl-audit/kubectl-audit/detectors/chart"
-	"github.com/kubectl-audit/kubectl-audit/detectors/top"
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"github.com/kubectl-audit/kubectl-audit/report/chart"
+	"github.com/kubectl-audit/kubectl-audit/sources"
+	"github.com/kubectl-audit/kubectl-audit/top"
 )
 
 const topExample = `  # The overview: total rate, then the top users, resources and status codes
@@ -53,7 +54,7 @@ type TopOptions struct {
 
 	configFlags *genericclioptions.ConfigFlags
 
-	readOpts  detectors.ReadOptions
+	readOpts  sources.ReadOptions
 	groupings [][]top.KeySpec
 	where     *vm.Program
 	now       func() time.Time
@@ -186,7 +187,7 @@ func (o *TopOptions) Run(ctx context.Context) error {
 	topts := top.Options{Groupings: o.groupings, Where: o.where, Every: every, RawUserAgent: o.RawUserAgent,
 		Latency: o.Latency, MaxGroups: o.MaxGroups}
 	var aggs []*top.Aggregator
-	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, func() detectors.Sink {
+	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, func() audit.Sink {
 		a := top.New(topts)
 		aggs = append(aggs, a)
 		return a

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors/cluster"
-	"github.com/kubectl-audit/kubectl-audit/detectors/top"
+	"github.com/kubectl-audit/kubectl-audit/cluster"
+	"github.com/kubectl-audit/kubectl-audit/top"
 )
 
 // link fills each row's Live column from its first key that names

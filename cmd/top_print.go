@@ -14,8 +14,8 @@ import (
 	"golang.org/x/term"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors/chart"
-	"github.com/kubectl-audit/kubectl-audit/detectors/top"
+	"github.com/kubectl-audit/kubectl-audit/report/chart"
+	"github.com/kubectl-audit/kubectl-audit/top"
 )
 
 func isTerminal(w io.Writer) bool {

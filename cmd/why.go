@@ -11,9 +11,10 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors"
-	"github.com/kubectl-audit/kubectl-audit/detectors/cluster"
-	"github.com/kubectl-audit/kubectl-audit/detectors/history"
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"github.com/kubectl-audit/kubectl-audit/cluster"
+	"github.com/kubectl-audit/kubectl-audit/sources"
+	"github.com/kubectl-audit/kubectl-audit/why"
 )
 
 const whyExample = `  # Who deleted the checkout deployment, and what happened to it before
@@ -36,8 +37,8 @@ type WhyOptions struct {
 	Output      string
 
 	configFlags *genericclioptions.ConfigFlags
-	readOpts    detectors.ReadOptions
-	hist        history.Options
+	readOpts    sources.ReadOptions
+	hist        why.Options
 	linker      *cluster.Linker
 	now         func() time.Time
 }
@@ -93,18 +94,18 @@ secrets, service-account tokens and token reviews are never shown unless
 
 // Complete resolves the object and the inputs.
 func (o *WhyOptions) Complete(_ *cobra.Command, args []string) error {
-	typ, name, err := history.ParseObjectArgs(args)
+	typ, name, err := why.ParseObjectArgs(args)
 	if err != nil {
 		return err
 	}
 	if o.readOpts, err = o.Read.ToOptions(o.In, o.now()); err != nil {
 		return err
 	}
-	var mapper history.Mapper
+	var mapper why.Mapper
 	if !o.NoLink && o.configFlags != nil {
 		mapper = o.discoveryMapper
 	}
-	res, err := history.ResolveResource(typ, mapper)
+	res, err := why.ResolveResource(typ, mapper)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (o *WhyOptions) Complete(_ *cobra.Command, args []string) error {
 	if res.Namespaced {
 		ns = o.namespace()
 	}
-	o.hist = history.Options{Resource: res, Namespace: ns, Name: name, Owners: o.Owners, WithReads: o.WithReads, ShowSecrets: o.ShowSecrets}
+	o.hist = why.Options{Resource: res, Namespace: ns, Name: name, Owners: o.Owners, WithReads: o.WithReads, ShowSecrets: o.ShowSecrets}
 	if !o.NoLink {
 		var getter genericclioptions.RESTClientGetter
 		if o.configFlags != nil {
@@ -139,16 +140,16 @@ func (o *WhyOptions) namespace() string {
 
 // discoveryMapper asks the cluster's discovery for names the built-in
 // table does not know (custom resources).
-func (o *WhyOptions) discoveryMapper(name string) (history.Resource, error) {
+func (o *WhyOptions) discoveryMapper(name string) (why.Resource, error) {
 	m, err := o.configFlags.ToRESTMapper()
 	if err != nil {
-		return history.Resource{}, fmt.Errorf("%s", cluster.Reason(err))
+		return why.Resource{}, fmt.Errorf("%s", cluster.Reason(err))
 	}
 	gvr, err := m.ResourceFor(schema.ParseGroupResource(name).WithVersion(""))
 	if err != nil {
-		return history.Resource{}, err
+		return why.Resource{}, err
 	}
-	r := history.Resource{Group: gvr.Group, Version: gvr.Version, Resource: gvr.Resource, Namespaced: true}
+	r := why.Resource{Group: gvr.Group, Version: gvr.Version, Resource: gvr.Resource, Namespaced: true}
 	if gvk, err := m.KindFor(gvr); err == nil {
 		r.Kind = gvk.Kind
 		if mapping, err := m.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
@@ -171,7 +172,7 @@ func (o *WhyOptions) Validate() error {
 // WhyResult is what `why -o json|yaml` prints: the timeline and the live
 // object.
 type WhyResult struct {
-	*history.Timeline
+	*why.Timeline
 	// Live is the object in the cluster now, with its owner chain; unset
 	// with --no-link.
 	Live *cluster.Link `json:"live,omitempty"`
@@ -188,16 +189,16 @@ func (o *WhyOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var cs []*history.Collector
-	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, func() detectors.Sink {
-		c := history.NewCollector(o.hist)
+	var cs []*why.Collector
+	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, func() audit.Sink {
+		c := why.NewCollector(o.hist)
 		cs = append(cs, c)
 		return c
 	})
 	if err != nil {
 		return err
 	}
-	tl := history.Merge(o.hist, cs)
+	tl := why.Merge(o.hist, cs)
 	if len(tl.Entries) == 0 {
 		hint := ""
 		if !o.WithReads {
@@ -222,7 +223,7 @@ func (o *WhyOptions) Run(ctx context.Context) error {
 
 // live looks the object up: "gone" when the log's last uid is not the live
 // one.
-func (o *WhyOptions) live(ctx context.Context, tl *history.Timeline) cluster.Link {
+func (o *WhyOptions) live(ctx context.Context, tl *why.Timeline) cluster.Link {
 	uid := ""
 	if len(tl.UIDs) > 0 {
 		uid = tl.UIDs[len(tl.UIDs)-1]
@@ -238,7 +239,7 @@ func (o *WhyOptions) live(ctx context.Context, tl *history.Timeline) cluster.Lin
 
 // liveReasons links each distinct RBAC binding and mutating webhook
 // configuration the timeline names to what is in the cluster now.
-func (o *WhyOptions) liveReasons(ctx context.Context, tl *history.Timeline) (authz, hooks []cluster.Link) {
+func (o *WhyOptions) liveReasons(ctx context.Context, tl *why.Timeline) (authz, hooks []cluster.Link) {
 	if ok, _ := o.linker.Available(); !ok {
 		return nil, nil
 	}

@@ -10,7 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors/history"
+	"github.com/kubectl-audit/kubectl-audit/why"
 )
 
 func printWhy(w io.Writer, format string, res *WhyResult, owners bool) error {
@@ -65,7 +65,7 @@ func printWhyTable(w io.Writer, res *WhyResult, owners bool) {
 	uid := ""
 	for i := range tl.Entries {
 		e := &tl.Entries[i]
-		if e.Relation == history.RelationSelf && len(tl.UIDs) > 1 && e.Object.UID != "" && e.Object.UID != uid {
+		if e.Relation == why.RelationSelf && len(tl.UIDs) > 1 && e.Object.UID != "" && e.Object.UID != uid {
 			uid = e.Object.UID
 			rows = append(rows, nil)
 			details = append(details, []string{"── object uid " + uid + " ──"})
@@ -73,7 +73,7 @@ func printWhyTable(w io.Writer, res *WhyResult, owners bool) {
 		row := []string{e.Time.UTC().Format("2006-01-02T15:04:05.000Z")}
 		if owners {
 			obj := e.Object.String()
-			if e.Relation == history.RelationSelf {
+			if e.Relation == why.RelationSelf {
 				obj = "(this) " + obj
 			}
 			row = append(row, obj)
@@ -138,7 +138,7 @@ func dash(s string) string {
 }
 
 // entryDetails are the lines under a call: failure, change, webhooks.
-func entryDetails(e *history.Entry) []string {
+func entryDetails(e *why.Entry) []string {
 	var out []string
 	if e.Code >= 400 && e.Message != "" {
 		out = append(out, "failed: "+e.Message)

@@ -20,6 +20,9 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== import order (hack/verify-imports.sh)"
+./hack/verify-imports.sh
+
 echo "== golangci-lint $GOLANGCI_LINT_VERSION"
 if ! golangci-lint version 2>/dev/null | grep -q "version ${GOLANGCI_LINT_VERSION#v}"; then
 	go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
@@ -37,7 +40,7 @@ echo "== unit tests"
 go test -count=1 ./...
 
 echo "== race detector (reading path, commands, rules)"
-go test -race -count=1 ./detectors/... ./cmd/ ./rules/...
+go test -race -count=1 ./audit/... ./sources/ ./detectors/... ./top/... ./why/... ./cmd/ ./rules/...
 
 if [ "${KUBECTL_AUDIT_E2E_SKIP:-}" = "1" ]; then
 	echo "== e2e SKIPPED (KUBECTL_AUDIT_E2E_SKIP=1)"

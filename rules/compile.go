@@ -17,7 +17,7 @@ import (
 	exprparser "github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors"
+	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
 // AggKind is an aggregate over the events of a group.
@@ -134,14 +134,14 @@ type Compiled struct {
 	EventNames []string
 	// UsesIdentityAt: the group programs call identityAt(ip).
 	UsesIdentityAt bool
-	// NeedsRank is detectors.LevelRank(Needs).
+	// NeedsRank is audit.LevelRank(Needs).
 	NeedsRank int
 }
 
 const peersCountVar = "__peers_count"
 
 // eventEnv is the type the event expressions are checked against.
-var eventEnv = detectors.ExprEnv{}
+var eventEnv = audit.ExprEnv{}
 
 // fieldNames are the ExprEnv fields (not functions) by expression name.
 var fieldNames = func() map[string]reflect.Type {
@@ -204,7 +204,7 @@ func Compile(r *Rule) ErrorList {
 	if r.compiled != nil || r.Override {
 		return nil
 	}
-	cp := &compiler{r: r, c: &Compiled{NeedsRank: detectors.LevelRank(r.Needs)},
+	cp := &compiler{r: r, c: &Compiled{NeedsRank: audit.LevelRank(r.Needs)},
 		aggIndex: map[string]int{}, peerIndex: map[string]int{}, names: map[string]bool{}}
 	cp.compileMatch()
 	for _, k := range r.GroupBy {

@@ -10,7 +10,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors"
+	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
 // exprPos maps an offset inside an expression back to the rule file: the
@@ -231,7 +231,7 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 		keys[k.Value] = k
 		fields[k.Value] = v
 	}
-	r := &Rule{ID: id, Enabled: true, Needs: detectors.LevelMetadata, Pos: Pos{File: p.file, Line: n.Line, Col: n.Column}}
+	r := &Rule{ID: id, Enabled: true, Needs: audit.LevelMetadata, Pos: Pos{File: p.file, Line: n.Line, Col: n.Column}}
 	if v, ok := fields["id"]; !ok {
 		p.errorf(n, "", "missing field \"id\"")
 		return nil
@@ -265,7 +265,7 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 	}
 	if v, ok := fields["needs"]; ok {
 		switch s := scalar(v); s {
-		case detectors.LevelMetadata, detectors.LevelRequest, detectors.LevelRequestResponse:
+		case audit.LevelMetadata, audit.LevelRequest, audit.LevelRequestResponse:
 			r.Needs = s
 		default:
 			p.errorf(v, id, "needs must be Metadata, Request or RequestResponse, got %s", kindName(v))

@@ -1,8 +1,3 @@
-// Package rules is the detect rule format: strict YAML with file:line:col
-// errors, expressions compiled and type-checked once with expr against the
-// event view (detectors.ExprEnv) and the group view, and the prefilters the
-// runtime indexes rules by. It evaluates nothing per event itself: the
-// runtime is detectors/detect, the test runner rules/ruletest.
 package rules
 
 import (

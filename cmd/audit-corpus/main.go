@@ -17,7 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/kubectl-audit/kubectl-audit/detectors/corpus"
+	"github.com/kubectl-audit/kubectl-audit/corpus"
 )
 
 func main() {

@@ -1,5 +1,3 @@
-// Package builtin holds the shipped detect rules, embedded in the binary,
-// each file with its promtool-style tests beside it (name_test.yaml).
 package builtin
 
 import (

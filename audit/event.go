@@ -1,0 +1,331 @@
+package audit
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+)
+
+// Audit stages, as written by kube-apiserver.
+const (
+	StageRequestReceived  = "RequestReceived"
+	StageResponseStarted  = "ResponseStarted"
+	StageResponseComplete = "ResponseComplete"
+	StagePanic            = "Panic"
+)
+
+// Audit levels, lowest first.
+const (
+	LevelNone            = "None"
+	LevelMetadata        = "Metadata"
+	LevelRequest         = "Request"
+	LevelRequestResponse = "RequestResponse"
+)
+
+// LevelRank orders audit levels so a rule can say "needs Request".
+// Unknown levels rank 0, like None.
+func LevelRank(level string) int {
+	switch level {
+	case LevelMetadata:
+		return 1
+	case LevelRequest:
+		return 2
+	case LevelRequestResponse:
+		return 3
+	}
+	return 0
+}
+
+// UserInfo is user or impersonatedUser of an event.
+type UserInfo struct {
+	Username string
+	UID      string
+	Groups   []string
+	extra    []byte // the raw user.extra object
+	arena    *[]byte
+}
+
+// Extra returns the first value of user.extra[key], or "".
+func (u *UserInfo) Extra(key string) string {
+	return lookupString(u.extra, key, u.arena)
+}
+
+// VisitExtra calls fn for every user.extra key with its values joined by ",".
+func (u *UserInfo) VisitExtra(fn func(key, value string)) {
+	visitStrings(u.extra, u.arena, fn)
+}
+
+// ObjectRef is the event's objectRef; all fields are empty for
+// non-resource requests (/healthz, /apis discovery...).
+type ObjectRef struct {
+	Resource        string
+	Namespace       string
+	Name            string
+	UID             string
+	APIGroup        string
+	APIVersion      string
+	ResourceVersion string
+	Subresource     string
+}
+
+// Event is a read-only view of one audit event.
+//
+// Strings point into the parser's memory: they are valid only during the
+// Sink.Event call that received the event. Copy (strings.Clone) anything kept
+// longer. The view is reused for the next event.
+type Event struct {
+	APIVersion       string
+	AuditID          string
+	Stage            string
+	Level            string
+	Verb             string
+	RequestURI       string
+	UserAgent        string
+	User             UserInfo
+	ImpersonatedUser UserInfo
+	SourceIPs        []string
+	ObjectRef        ObjectRef
+	// Code is responseStatus.code; 0 when the event has no responseStatus
+	// (RequestReceived stage).
+	Code int
+	// Status, Reason and Message are responseStatus.status/reason/message.
+	Status  string
+	Reason  string
+	Message string
+	// Received is requestReceivedTimestamp, StageTime is stageTimestamp.
+	Received  time.Time
+	StageTime time.Time
+
+	// Source is where the event was read from: file name (or "-") and the
+	// byte offset of its line in the decompressed stream.
+	Source Position
+
+	// raw is the event's JSON; annotations the raw annotations object.
+	raw         []byte
+	annotations []byte
+	// arena holds unescaped strings of this event.
+	arena  []byte
+	hasImp bool
+	// lazy parses raw on demand (Get); val caches that parse.
+	lazy *fastjson.Parser
+	val  *fastjson.Value
+}
+
+// Position names a place in an input.
+type Position struct {
+	File   string
+	Offset int64
+}
+
+func (e *Event) reset() {
+	groups, ips, igroups, arena, lazy := e.User.Groups[:0], e.SourceIPs[:0], e.ImpersonatedUser.Groups[:0], e.arena[:0], e.lazy
+	*e = Event{}
+	e.User.Groups, e.SourceIPs, e.ImpersonatedUser.Groups, e.arena, e.lazy = groups, ips, igroups, arena, lazy
+}
+
+// HasImpersonation reports whether impersonatedUser is set.
+func (e *Event) HasImpersonation() bool { return e.hasImp }
+
+// SourceIP is the first source IP (the original client), or "".
+func (e *Event) SourceIP() string {
+	if len(e.SourceIPs) == 0 {
+		return ""
+	}
+	return e.SourceIPs[0]
+}
+
+// Annotation returns annotations[key], or "".
+func (e *Event) Annotation(key string) string {
+	return lookupString(e.annotations, key, &e.arena)
+}
+
+// VisitAnnotations calls fn for each annotation, in the event's order.
+func (e *Event) VisitAnnotations(fn func(key, value string)) {
+	visitStrings(e.annotations, &e.arena, fn)
+}
+
+// Value returns the whole event parsed as a fastjson value, for access to
+// any path (requestObject, responseObject, ...). It is parsed on first use
+// and valid only during the Sink.Event call.
+func (e *Event) Value() *fastjson.Value {
+	if e.val != nil || len(e.raw) == 0 {
+		return e.val
+	}
+	if e.lazy == nil {
+		e.lazy = &fastjson.Parser{}
+	}
+	v, err := e.lazy.ParseBytes(e.raw)
+	if err != nil {
+		return nil
+	}
+	e.val = v
+	return v
+}
+
+// Get returns the value at a path of the raw event (e.g. "requestObject",
+// "spec", "containers"), or nil. Valid only during the Sink.Event call.
+func (e *Event) Get(path ...string) *fastjson.Value {
+	v := e.Value()
+	if v == nil {
+		return nil
+	}
+	return v.Get(path...)
+}
+
+// AppendJSON appends the event's JSON to dst.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	return append(dst, e.raw...)
+}
+
+// Latency is stageTimestamp - requestReceivedTimestamp. It means the
+// request's latency only for ResponseComplete events of requests that are
+// not long-running.
+func (e *Event) Latency() time.Duration {
+	if e.Received.IsZero() || e.StageTime.IsZero() {
+		return 0
+	}
+	return e.StageTime.Sub(e.Received)
+}
+
+// LongRunning reports whether kube-apiserver treats the request as
+// long-running (the same check as its BasicLongRunningRequestCheck: watch
+// and proxy verbs, attach/exec/proxy/log/portforward subresources,
+// /debug/pprof). Only long-running requests log a ResponseStarted stage.
+func (e *Event) LongRunning() bool {
+	switch e.Verb {
+	case "watch", "proxy":
+		return true
+	}
+	if e.ObjectRef.Resource != "" {
+		switch e.ObjectRef.Subresource {
+		case "attach", "exec", "proxy", "log", "portforward":
+			return true
+		}
+		return false
+	}
+	return strings.HasPrefix(e.RequestURI, "/debug/pprof/")
+}
+
+// IsError reports a 4xx or 5xx response.
+func (e *Event) IsError() bool { return e.Code >= 400 }
+
+// b2s views b as a string without copying. The bytes belong to a fastjson
+// parser and stay unchanged until it parses again, which is the lifetime we
+// promise for Event strings.
+func b2s(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// parseTime parses the RFC 3339 timestamps kube-apiserver writes
+// (metav1.MicroTime: 2026-11-24T10:00:00.123456Z) without allocating, and
+// falls back to time.Parse for anything else. It returns the zero time for
+// an unparsable value.
+func parseTime(b []byte) time.Time {
+	if t, ok := parseTimeFast(b); ok {
+		return t
+	}
+	if len(b) == 0 {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// ParseTime parses an RFC 3339 timestamp as found in audit events.
+func ParseTime(s string) (time.Time, bool) {
+	t := parseTime([]byte(s))
+	return t, !t.IsZero()
+}
+
+func parseTimeFast(b []byte) (time.Time, bool) {
+	// YYYY-MM-DDTHH:MM:SS[.fffffffff]Z
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	rest := b[19 : len(b)-1]
+	if len(rest) > 0 {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return time.Time{}, false
+		}
+		frac, ok := num(rest[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for i := len(rest) - 1; i < 9; i++ {
+			frac *= 10
+		}
+		nsec = frac
+	}
+	days := daysFromCivil(year, month, day)
+	unix := int64(days)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// daysFromCivil is Howard Hinnant's days_from_civil: days since 1970-01-01.
+func daysFromCivil(y, m, d int) int {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// FormatCode renders a response code for display ("" for none).
+func FormatCode(code int) string {
+	if code == 0 {
+		return ""
+	}
+	return strconv.Itoa(code)
+}
+
+// Sink consumes events. The reader (sources.Read) creates one Sink per
+// worker and one for the stage sequencer, all from its own goroutine before
+// the first event, and calls each Sink from a single goroutine, so a Sink
+// needs no locking; the caller merges its sinks after Read returns. The merge must
+// not depend on how events were split between sinks, so that results are the
+// same for 1 and N workers.
+type Sink interface {
+	Event(e *Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(e *Event)
+
+// Event calls f.
+func (f SinkFunc) Event(e *Event) { f(e) }

@@ -1,0 +1,656 @@
+package audit
+
+import (
+	"encoding/binary"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanner reads the fields of an audit event straight from its JSON bytes,
+// without building a tree: the hot path of every command. Values it does not
+// need (requestObject, responseObject, ...) are skipped, but still checked
+// for well-formedness, so a damaged line is still reported as malformed.
+// Strings without escapes are views into the line; escaped strings are
+// unescaped into the event's arena.
+type scanner struct {
+	b     []byte
+	i     int
+	arena *[]byte
+}
+
+type timeT = time.Time
+
+func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return // kube-apiserver writes compact JSON: the common case
+	}
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) expect(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// rawString scans a string at s.i and returns its raw content (escapes
+// kept) and whether it has escapes.
+func (s *scanner) rawString() ([]byte, bool, bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false, false
+	}
+	start := s.i + 1
+	b := s.b
+	j := start
+	escaped := false
+	// One pass for the closing quote and escapes: audit strings are short,
+	// so a plain loop beats two vectorized searches and their call costs.
+	for {
+		// Eight bytes at a time while none is a quote or a backslash.
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			if special(x) {
+				break
+			}
+			j += 8
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+			j++
+		}
+		if j >= len(b) {
+			return nil, false, false
+		}
+		if b[j] == '"' {
+			break
+		}
+		escaped = true
+		j += 2 // the escape and the escaped byte
+	}
+	raw := b[start:j]
+	// Raw control characters are accepted, as fastjson and kube-apiserver's
+	// readers do; checking them byte by byte would halve the scan speed.
+	if escaped && !validEscapes(raw) {
+		return nil, false, false
+	}
+	s.i = j + 1
+	return raw, escaped, true
+}
+
+const (
+	lsb         = 0x0101010101010101
+	msb         = 0x8080808080808080
+	quotes      = '"' * lsb
+	backslashes = '\\' * lsb
+)
+
+// special reports whether any byte of x is a quote or a backslash: a byte
+// of x^quotes or x^backslashes is zero.
+func special(x uint64) bool {
+	q, b := x^quotes, x^backslashes
+	return ((q-lsb)&^q|(b-lsb)&^b)&msb != 0
+}
+
+// str scans a string and returns its value.
+func (s *scanner) str() ([]byte, bool) {
+	raw, escaped, ok := s.rawString()
+	if !ok {
+		return nil, false
+	}
+	if !escaped {
+		return raw, true
+	}
+	start := len(*s.arena)
+	out, ok := unescape(*s.arena, raw)
+	if !ok {
+		return nil, false
+	}
+	*s.arena = out
+	return out[start:], true
+}
+
+// unescape appends the unescaped form of a JSON string's raw content.
+func unescape(dst, raw []byte) ([]byte, bool) {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		if i >= len(raw) {
+			return dst, false
+		}
+		switch raw[i] {
+		case '"', '\\', '/':
+			dst = append(dst, raw[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(raw[i+1:])
+			if !ok {
+				return dst, false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if i+6 < len(raw)+0 && raw[i+1] == '\\' && raw[i+2] == 'u' {
+					if r2, ok := hex4(raw[i+3:]); ok {
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							dst = utf8.AppendRune(dst, dec)
+							i += 6
+							continue
+						}
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, false
+		}
+	}
+	return dst, true
+}
+
+func validEscapes(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++
+		if i >= len(raw) {
+			return false
+		}
+		switch raw[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if _, ok := hex4(raw[i+1:]); !ok {
+				return false
+			}
+			i += 4
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// skip scans over any value, checking its structure.
+func (s *scanner) skip(depth int) bool {
+	if depth > 300 {
+		return false
+	}
+	s.ws()
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, _, ok := s.rawString()
+		return ok
+	case c == '{':
+		s.i++
+		if s.expect('}') {
+			return true
+		}
+		for {
+			s.ws()
+			if _, _, ok := s.rawString(); !ok {
+				return false
+			}
+			if !s.expect(':') || !s.skip(depth+1) {
+				return false
+			}
+			if s.expect(',') {
+				continue
+			}
+			return s.expect('}')
+		}
+	case c == '[':
+		s.i++
+		if s.expect(']') {
+			return true
+		}
+		for {
+			if !s.skip(depth + 1) {
+				return false
+			}
+			if s.expect(',') {
+				continue
+			}
+			return s.expect(']')
+		}
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, ok := s.number()
+		return ok
+	}
+	return false
+}
+
+func (s *scanner) literal(lit string) bool {
+	if len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// number scans a JSON number and returns its bytes.
+func (s *scanner) number() ([]byte, bool) {
+	start := s.i
+	if s.peek() == '-' {
+		s.i++
+	}
+	digits := 0
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-' {
+			if c >= '0' && c <= '9' {
+				digits++
+			}
+			s.i++
+			continue
+		}
+		break
+	}
+	if digits == 0 {
+		return nil, false
+	}
+	return s.b[start:s.i], true
+}
+
+// object calls field for each key of the object at s.i. field must consume
+// the value (or return false to have it skipped).
+func (s *scanner) object(depth int, field func(key []byte) (handled, ok bool)) bool {
+	if !s.expect('{') {
+		return false
+	}
+	if s.expect('}') {
+		return true
+	}
+	for {
+		s.ws()
+		key, escaped, ok := s.rawString()
+		if !ok {
+			return false
+		}
+		if escaped {
+			var tmp []byte
+			if tmp, ok = unescape(nil, key); !ok {
+				return false
+			}
+			key = tmp
+		}
+		if !s.expect(':') {
+			return false
+		}
+		s.ws()
+		handled, ok := field(key)
+		if !ok {
+			return false
+		}
+		if !handled && !s.skip(depth+1) {
+			return false
+		}
+		if s.expect(',') {
+			continue
+		}
+		return s.expect('}')
+	}
+}
+
+// stringBytes scans a string value. A value of another type (null...) is
+// not handled: the caller skips it, and the field reads "", as fastjson's
+// GetStringBytes gives.
+func (s *scanner) stringBytes() (v []byte, handled, ok bool) {
+	if s.peek() != '"' {
+		return nil, false, true
+	}
+	v, ok = s.str()
+	return v, true, ok
+}
+
+// strValue scans a string value into dst.
+func (s *scanner) strValue(dst *string) (bool, bool) {
+	v, handled, ok := s.stringBytes()
+	if handled && ok {
+		*dst = b2s(v)
+	}
+	return handled, ok
+}
+
+// timeValue scans a timestamp string into dst.
+func (s *scanner) timeValue(dst *timeT) (bool, bool) {
+	v, handled, ok := s.stringBytes()
+	if handled && ok {
+		*dst = parseTime(v)
+	}
+	return handled, ok
+}
+
+// span scans any value and returns its raw bytes.
+func (s *scanner) span(depth int) ([]byte, bool) {
+	start := s.i
+	if !s.skip(depth) {
+		return nil, false
+	}
+	return s.b[start:s.i], true
+}
+
+// stringArray appends the strings of an array (non-strings give "").
+func (s *scanner) stringArray(dst []string, depth int) ([]string, bool, bool) {
+	if s.peek() != '[' {
+		return dst, false, true
+	}
+	s.i++
+	if s.expect(']') {
+		return dst, true, true
+	}
+	for {
+		s.ws()
+		if s.peek() == '"' {
+			v, ok := s.str()
+			if !ok {
+				return dst, true, false
+			}
+			dst = append(dst, b2s(v))
+		} else {
+			if !s.skip(depth + 1) {
+				return dst, true, false
+			}
+			dst = append(dst, "")
+		}
+		if s.expect(',') {
+			continue
+		}
+		return dst, true, s.expect(']')
+	}
+}
+
+// scanResult tells what scanEvent found.
+type scanResult int
+
+const (
+	scanMalformed scanResult = iota // not well-formed JSON (as far as scanned)
+	scanOther                       // a JSON object, but not an audit event
+	scanEvent                       // an audit event, filled in
+)
+
+// scan fills e from one JSON object holding an audit event.
+// Scan fills e from one serialized audit event (a line the log backend
+// wrote, or an event the reader held back) and reports whether b is one.
+// The view points into b: it is valid as long as b is not modified.
+func (e *Event) Scan(b []byte) bool { return e.scan(b) == scanEvent }
+
+func (e *Event) scan(b []byte) scanResult {
+	e.reset()
+	s := scanner{b: b, arena: &e.arena}
+	s.ws()
+	if s.peek() != '{' {
+		// Not an object: say whether it is valid JSON at all.
+		if s.skip(0) {
+			if s.ws(); s.i == len(s.b) {
+				return scanOther
+			}
+		}
+		return scanMalformed
+	}
+	var kind string
+	ok := s.object(0, func(key []byte) (bool, bool) {
+		switch string(key) {
+		case "kind":
+			return s.strValue(&kind)
+		case "apiVersion":
+			return s.strValue(&e.APIVersion)
+		case "auditID":
+			return s.strValue(&e.AuditID)
+		case "stage":
+			return s.strValue(&e.Stage)
+		case "level":
+			return s.strValue(&e.Level)
+		case "verb":
+			return s.strValue(&e.Verb)
+		case "requestURI":
+			return s.strValue(&e.RequestURI)
+		case "userAgent":
+			return s.strValue(&e.UserAgent)
+		case "user":
+			return s.user(&e.User)
+		case "impersonatedUser":
+			if s.peek() != '{' {
+				return false, true
+			}
+			e.hasImp = true
+			return s.user(&e.ImpersonatedUser)
+		case "sourceIPs":
+			var handled, ok bool
+			e.SourceIPs, handled, ok = s.stringArray(e.SourceIPs, 1)
+			return handled, ok
+		case "objectRef":
+			if s.peek() != '{' {
+				return false, true
+			}
+			r := &e.ObjectRef
+			return true, s.object(1, func(k []byte) (bool, bool) {
+				switch string(k) {
+				case "resource":
+					return s.strValue(&r.Resource)
+				case "namespace":
+					return s.strValue(&r.Namespace)
+				case "name":
+					return s.strValue(&r.Name)
+				case "uid":
+					return s.strValue(&r.UID)
+				case "apiGroup":
+					return s.strValue(&r.APIGroup)
+				case "apiVersion":
+					return s.strValue(&r.APIVersion)
+				case "resourceVersion":
+					return s.strValue(&r.ResourceVersion)
+				case "subresource":
+					return s.strValue(&r.Subresource)
+				}
+				return false, true
+			})
+		case "responseStatus":
+			if s.peek() != '{' {
+				return false, true
+			}
+			return true, s.object(1, func(k []byte) (bool, bool) {
+				switch string(k) {
+				case "code":
+					if n, ok := s.number(); ok {
+						e.Code = atoi(n)
+						return true, true
+					}
+					return false, true
+				case "status":
+					return s.strValue(&e.Status)
+				case "reason":
+					return s.strValue(&e.Reason)
+				case "message":
+					return s.strValue(&e.Message)
+				}
+				return false, true
+			})
+		case "requestReceivedTimestamp":
+			return s.timeValue(&e.Received)
+		case "stageTimestamp":
+			return s.timeValue(&e.StageTime)
+		case "annotations":
+			if s.peek() != '{' {
+				return false, true
+			}
+			sp, ok := s.span(1)
+			e.annotations = sp
+			return true, ok
+		}
+		return false, true
+	})
+	if !ok {
+		return scanMalformed
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return scanMalformed // trailing data after the object
+	}
+	e.raw = b
+	if e.AuditID == "" || e.Stage == "" || (kind != "" && kind != "Event") ||
+		(e.APIVersion != "" && !hasPrefix(e.APIVersion, "audit.k8s.io/")) {
+		return scanOther
+	}
+	return scanEvent
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+func (s *scanner) user(u *UserInfo) (bool, bool) {
+	if s.peek() != '{' {
+		return false, true
+	}
+	return true, s.object(1, func(k []byte) (bool, bool) {
+		switch string(k) {
+		case "username":
+			return s.strValue(&u.Username)
+		case "uid":
+			return s.strValue(&u.UID)
+		case "groups":
+			var handled, ok bool
+			u.Groups, handled, ok = s.stringArray(u.Groups, 2)
+			return handled, ok
+		case "extra":
+			if s.peek() != '{' {
+				return false, true
+			}
+			sp, ok := s.span(2)
+			u.extra = sp
+			u.arena = s.arena
+			return true, ok
+		}
+		return false, true
+	})
+}
+
+func atoi(b []byte) int {
+	// Response codes are integers; like fastjson's GetInt, anything else
+	// reads as 0.
+	n, err := strconv.Atoi(b2s(b))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// lookupString finds key in a JSON object's bytes and returns its string
+// value (first element if the value is an array of strings).
+func lookupString(obj []byte, key string, arena *[]byte) string {
+	if len(obj) == 0 {
+		return ""
+	}
+	s := scanner{b: obj, arena: arena}
+	var out string
+	found := false
+	s.object(1, func(k []byte) (bool, bool) {
+		if found || string(k) != key {
+			return false, true
+		}
+		found = true
+		switch s.peek() {
+		case '"':
+			return s.strValue(&out)
+		case '[':
+			vals, h, ok := s.stringArray(nil, 2)
+			if len(vals) > 0 {
+				out = vals[0]
+			}
+			return h, ok
+		}
+		return false, true
+	})
+	return out
+}
+
+// visitStrings calls fn for each key of a JSON object's bytes with its
+// string value (array values joined by ",").
+func visitStrings(obj []byte, arena *[]byte, fn func(key, value string)) {
+	if len(obj) == 0 {
+		return
+	}
+	s := scanner{b: obj, arena: arena}
+	s.object(1, func(k []byte) (bool, bool) {
+		key := b2s(k)
+		switch s.peek() {
+		case '"':
+			var v string
+			h, ok := s.strValue(&v)
+			fn(key, v)
+			return h, ok
+		case '[':
+			vals, h, ok := s.stringArray(nil, 2)
+			joined := ""
+			for i, v := range vals {
+				if i > 0 {
+					joined += ","
+				}
+				joined += v
+			}
+			fn(key, joined)
+			return h, ok
+		}
+		fn(key, "")
+		return false, true
+	})
+}

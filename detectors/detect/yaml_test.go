@@ -1,5 +1,0 @@
-package detect_test
-
-import yaml "go.yaml.in/yaml/v3"
-
-func yamlUnmarshal(s string, v any) error { return yaml.Unmarshal([]byte(s), v) }

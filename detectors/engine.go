@@ -1,0 +1,640 @@
+package detectors
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"github.com/kubectl-audit/kubectl-audit/rules"
+)
+
+// Options tune the runtime.
+type Options struct {
+	// MaxGroups caps the groups held open at once, across rules and
+	// workers. Events that would open more are dropped and reported.
+	// 0 means DefaultMaxGroups.
+	MaxGroups int
+	// Lateness is how long after a window ends events may still arrive
+	// for it: requests are logged when they complete, up to a minute
+	// after they started. Windowed rules skip long-running requests that
+	// lasted longer. 0 means DefaultLateness.
+	Lateness time.Duration
+	// Streaming closes windows as the input's time advances, keeping
+	// memory flat. Only right for one time-ordered input (one apiserver's
+	// log, or its rotated files in order); several apiservers' logs read
+	// one after the other overlap in time, so leave it off for them.
+	Streaming bool
+	// CountOnce counts each request once when the reading path delivers
+	// every stage (ReadOptions.Stages = DetectStages): a long-running
+	// request (watch, exec, attach, port-forward, proxy) at its
+	// ResponseStarted event, written when it starts, with the code it
+	// got; any other request at ResponseComplete or Panic, or at
+	// ResponseStarted when that is all it has (kube-apiserver logs failed
+	// authentication, the 401s, at ResponseStarted only). The decision
+	// needs no other event, so every worker can stream.
+	CountOnce bool
+}
+
+// DetectStages are the stages to read with CountOnce.
+var DetectStages = []string{audit.StageResponseStarted, audit.StageResponseComplete, audit.StagePanic}
+
+// DefaultMaxGroups bounds memory to a few hundred MB in the worst case.
+const DefaultMaxGroups = 200_000
+
+// DefaultLateness covers kube-apiserver's 60s request timeout with room.
+const DefaultLateness = time.Minute
+
+// slack covers a log's own disorder: events are written when requests
+// complete, by several goroutines.
+const slack = 30 * time.Second
+
+// checkEvery is how often (in events) a sink hands closed windows over.
+const checkEvery = 4096
+
+// Engine runs a set of compiled rules. Use NewSink as the Read sink
+// factory, then Finish once Read has returned.
+type Engine struct {
+	rules []*rules.Rule
+	comp  []*rules.Compiled
+	opts  Options
+	idx   *index
+
+	envNames   []string
+	windowed   bool
+	identityAt bool
+
+	openGroups atomic.Int64
+	peakGroups atomic.Int64
+
+	mu      sync.Mutex
+	sinks   []*Sink
+	merged  []ruleMerged
+	fired   []firedGroup
+	spanMin int64
+	spanMax int64
+	// evalMu serialises window evaluation: gvm, fired, evalErrors.
+	evalMu sync.Mutex
+	// gvm runs group programs, under evalMu.
+	gvm vm.VM
+	ips map[string]ipSeen
+	// files are the input names evidence points into.
+	files   []string
+	fileIdx map[string]uint32
+}
+
+type ruleMerged struct {
+	windows    map[int64]*window
+	evalErrors int64
+	// closedUpTo is the end of the latest window evaluated.
+	closedUpTo int64
+	late       int64
+	dropped    int64
+	long       int64
+}
+
+// firedGroup is a group whose when held, waiting for its values and text.
+type firedGroup struct {
+	rule       int
+	start, end int64
+	g          *group
+	env        map[string]any
+}
+
+// New prepares an engine for enabled, compiled rules.
+func New(rs []*rules.Rule, opts Options) (*Engine, error) {
+	if opts.MaxGroups <= 0 {
+		opts.MaxGroups = DefaultMaxGroups
+	}
+	if opts.Lateness <= 0 {
+		opts.Lateness = DefaultLateness
+	}
+	e := &Engine{opts: opts, fileIdx: map[string]uint32{}}
+	names := map[string]bool{}
+	var pfs []rules.Filter
+	for _, r := range rs {
+		c := r.Compiled()
+		if c == nil {
+			return nil, fmt.Errorf("rule %s is not compiled", r.ID)
+		}
+		e.rules = append(e.rules, r)
+		e.comp = append(e.comp, c)
+		pfs = append(pfs, c.Prefilter)
+		for _, n := range c.EventNames {
+			names[n] = true
+		}
+		if !r.Window.Whole() {
+			e.windowed = true
+		}
+		if c.UsesIdentityAt {
+			e.identityAt = true
+		}
+	}
+	for n := range names {
+		e.envNames = append(e.envNames, n)
+	}
+	sort.Strings(e.envNames)
+	e.idx = buildIndex(pfs)
+	e.merged = make([]ruleMerged, len(rs))
+	for i := range e.merged {
+		e.merged[i].windows = map[int64]*window{}
+		e.merged[i].closedUpTo = -1 << 63
+	}
+	return e, nil
+}
+
+// NewSink returns a sink for one reading goroutine.
+func (e *Engine) NewSink() audit.Sink {
+	s := &Sink{
+		e:     e,
+		env:   audit.NewExprEnv(),
+		m:     newBitset(len(e.idx.owner)),
+		open:  make([][]*window, len(e.comp)),
+		blind: make([]blindCount, len(e.comp)),
+		minT:  1<<63 - 1,
+		maxT:  -1 << 63,
+	}
+	s.env.Require(e.envNames)
+	// Getters are the fast paths of plain-field keys and aggregate
+	// arguments; some keep a buffer, so each sink has its own.
+	for _, c := range e.comp {
+		var kg, ag []func(*audit.Event) string
+		for _, k := range c.Keys {
+			f, _ := fieldGetter(k.Field)
+			kg = append(kg, f)
+		}
+		for _, a := range c.Aggs {
+			f, _ := fieldGetter(a.ArgField)
+			ag = append(ag, f)
+		}
+		s.keyGet = append(s.keyGet, kg)
+		s.aggGet = append(s.aggGet, ag)
+	}
+	if e.identityAt {
+		s.ips = map[string]*ipSeen{}
+	}
+	e.mu.Lock()
+	e.sinks = append(e.sinks, s)
+	e.mu.Unlock()
+	return s
+}
+
+// Sink folds one worker's events into open windows.
+type Sink struct {
+	e    *Engine
+	env  *audit.ExprEnv
+	vm   vm.VM
+	m    bitset
+	open [][]*window // per rule, by start
+	n    int
+	// hi is the latest stageTimestamp seen; published is what the engine
+	// may rely on: every window ending before published-lateness-slack
+	// has been handed over.
+	hi        int64
+	lastCheck int64
+	published atomic.Int64
+	blind     []blindCount
+	ips       map[string]*ipSeen
+	minT      int64
+	maxT      int64
+	long      []int64
+	// used counts the events rules saw; started and lrCompleted tell
+	// whether the log has ResponseStarted events at all.
+	used, started, lrCompleted int64
+	keyGet, aggGet             [][]func(*audit.Event) string
+	keyBuf                     []byte
+	keyVals                    []string
+	aggBuf                     []any
+	lastFile                   string
+	lastFileIdx                uint32
+}
+
+type ipSeen struct {
+	t    int64
+	user string
+}
+
+// Event implements audit.Sink.
+func (s *Sink) Event(ev *audit.Event) {
+	e := s.e
+	if e.opts.CountOnce {
+		switch ev.Stage {
+		case audit.StageResponseStarted:
+			s.started++
+		case audit.StageResponseComplete, audit.StagePanic:
+			if ev.LongRunning() {
+				s.lrCompleted++
+				return
+			}
+		default:
+			return
+		}
+	}
+	s.used++
+	// Window time: requestReceivedTimestamp, else stageTimestamp; an event
+	// with neither counts at the Unix epoch (time.Time's zero value has no
+	// UnixNano).
+	var t int64
+	switch {
+	case !ev.Received.IsZero():
+		t = ev.Received.UnixNano()
+	case !ev.StageTime.IsZero():
+		t = ev.StageTime.UnixNano()
+	}
+	if t < s.minT {
+		s.minT = t
+	}
+	if t > s.maxT {
+		s.maxT = t
+	}
+	if s.ips != nil && ev.User.Username != "" && ev.Code != 401 {
+		s.seeIP(ev, t)
+	}
+	if e.windowed && e.opts.Streaming {
+		st := t
+		if !ev.StageTime.IsZero() {
+			st = ev.StageTime.UnixNano()
+		}
+		if st > s.hi {
+			s.hi = st
+		}
+		s.n++
+		if s.n >= checkEvery || s.hi-s.lastCheck > int64(30*time.Second) {
+			s.check()
+		}
+	}
+	if !e.idx.candidates(ev, s.m) {
+		return
+	}
+	envSet := false
+	last := -1
+	for w, word := range s.m {
+		for word != 0 {
+			bit := word & -word
+			word &^= bit
+			i := e.idx.owner[w*64+bits.TrailingZeros64(bit)]
+			if i == last {
+				continue // another term of the same rule
+			}
+			last = i
+			c := e.comp[i]
+			if c.NeedsRank > 1 {
+				s.blind[i].see(ev, c.NeedsRank)
+			}
+			if !c.MatchExact {
+				if !envSet {
+					s.env.Set(ev)
+					envSet = true
+				}
+				out, err := s.vm.Run(c.Match, s.env)
+				if err != nil {
+					continue
+				}
+				if b, _ := out.(bool); !b {
+					continue
+				}
+			}
+			s.add(i, ev, t, &envSet)
+		}
+	}
+}
+
+func (s *Sink) seeIP(ev *audit.Event, t int64) {
+	ip := ev.SourceIP()
+	if ip == "" {
+		return
+	}
+	cur := s.ips[ip]
+	if cur == nil {
+		if len(s.ips) >= maxIPs {
+			return
+		}
+		s.ips[strings.Clone(ip)] = &ipSeen{t: t, user: strings.Clone(ev.User.Username)}
+		return
+	}
+	if cur.t > t || cur.t == t && cur.user >= ev.User.Username {
+		return
+	}
+	cur.t = t
+	if cur.user != ev.User.Username {
+		cur.user = strings.Clone(ev.User.Username)
+	}
+}
+
+// maxIPs bounds the address → identity index of identityAt.
+const maxIPs = 1 << 17
+
+// add folds a matched event into the rule's groups.
+func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
+	e := s.e
+	r := e.rules[i]
+	c := e.comp[i]
+	if !r.Window.Whole() && !ev.StageTime.IsZero() && ev.StageTime.UnixNano()-t > int64(e.opts.Lateness) {
+		if s.long == nil {
+			s.long = make([]int64, len(e.comp))
+		}
+		s.long[i]++
+		return
+	}
+	// The group key: the values joined by NUL.
+	s.keyBuf = s.keyBuf[:0]
+	s.keyVals = s.keyVals[:0]
+	for k, key := range c.Keys {
+		var v string
+		if get := s.keyGet[i][k]; get != nil {
+			v = get(ev)
+		} else {
+			if !*envSet {
+				s.env.Set(ev)
+				*envSet = true
+			}
+			out, err := s.vm.Run(key.Prog, s.env)
+			if err != nil {
+				return
+			}
+			v = scalarString(out)
+		}
+		if k > 0 {
+			s.keyBuf = append(s.keyBuf, 0)
+		}
+		s.keyBuf = append(s.keyBuf, v...)
+		s.keyVals = append(s.keyVals, v)
+	}
+	var aggVals []any
+	if len(c.Aggs) > 0 {
+		if cap(s.aggBuf) < len(c.Aggs) {
+			s.aggBuf = make([]any, len(c.Aggs))
+		}
+		aggVals = s.aggBuf[:len(c.Aggs)]
+		for a, ag := range c.Aggs {
+			if get := s.aggGet[i][a]; get != nil {
+				aggVals[a] = get(ev)
+				continue
+			}
+			if !*envSet {
+				s.env.Set(ev)
+				*envSet = true
+			}
+			out, err := s.vm.Run(ag.Arg, s.env)
+			if err != nil {
+				out = nil
+			}
+			aggVals[a] = out
+		}
+	}
+	if r.Window.Whole() {
+		s.addTo(i, s.windowAt(i, 0, 0), ev, t, aggVals)
+		return
+	}
+	size := int64(r.Window.Size)
+	slide := size
+	if r.Window.Sliding() {
+		slide = int64(r.Window.Slide)
+	}
+	last := floorDiv(t, slide) * slide
+	for start := last; start > t-size; start -= slide {
+		s.addTo(i, s.windowAt(i, start, start+size), ev, t, aggVals)
+	}
+}
+
+func (s *Sink) addTo(i int, w *window, ev *audit.Event, t int64, aggVals []any) {
+	c := s.e.comp[i]
+	g, ok := w.groups[string(s.keyBuf)]
+	if !ok {
+		if !s.e.reserveGroup() {
+			s.e.dropped(i)
+			return
+		}
+		labels := make([]string, len(s.keyVals))
+		for k, v := range s.keyVals {
+			labels[k] = strings.Clone(v)
+		}
+		g = newGroup(labels, len(c.Aggs))
+		w.groups[string(s.keyBuf)] = g
+	}
+	w.events++
+	g.see(t, ev.AuditID, s.fileIndex(ev.Source.File), ev.Source.Offset)
+	for a, ag := range c.Aggs {
+		g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID)
+	}
+}
+
+// fileIndex numbers input names (1-based) so evidence does not hold a
+// string per event.
+func (s *Sink) fileIndex(name string) uint32 {
+	if name == "" {
+		return 0
+	}
+	// Events of one input share its name's string: compare pointers first.
+	if s.lastFileIdx != 0 && (unsafe.StringData(name) == unsafe.StringData(s.lastFile) && len(name) == len(s.lastFile) || name == s.lastFile) {
+		return s.lastFileIdx
+	}
+	e := s.e
+	e.mu.Lock()
+	idx, ok := e.fileIdx[name]
+	if !ok {
+		e.files = append(e.files, name)
+		idx = uint32(len(e.files))
+		e.fileIdx[name] = idx
+	}
+	e.mu.Unlock()
+	s.lastFile, s.lastFileIdx = e.files[idx-1], idx
+	return idx
+}
+
+// windowAt finds or opens the sink's window of rule i starting at start.
+func (s *Sink) windowAt(i int, start, end int64) *window {
+	ws := s.open[i]
+	for k := len(ws) - 1; k >= 0; k-- {
+		if ws[k].start == start {
+			return ws[k]
+		}
+		if ws[k].start < start {
+			break
+		}
+	}
+	w := &window{start: start, end: end, groups: map[string]*group{}}
+	k := sort.Search(len(ws), func(k int) bool { return ws[k].start > start })
+	ws = append(ws, nil)
+	copy(ws[k+1:], ws[k:])
+	ws[k] = w
+	s.open[i] = ws
+	return w
+}
+
+// check hands windows that time has passed to the engine and lets it
+// evaluate those every sink is done with.
+func (s *Sink) check() {
+	s.n = 0
+	s.lastCheck = s.hi
+	e := s.e
+	horizon := s.hi - int64(e.opts.Lateness) - int64(slack)
+	var done []handoff
+	for i, ws := range s.open {
+		if e.rules[i].Window.Whole() {
+			continue
+		}
+		k := 0
+		for k < len(ws) && ws[k].end <= horizon {
+			done = append(done, handoff{rule: i, w: ws[k]})
+			k++
+		}
+		if k > 0 {
+			s.open[i] = append(ws[:0], ws[k:]...)
+		}
+	}
+	e.mu.Lock()
+	for _, h := range done {
+		e.mergeWindow(h.rule, h.w)
+	}
+	s.published.Store(s.hi)
+	ready := e.takeReady(false)
+	e.mu.Unlock()
+	e.evaluateAll(ready)
+}
+
+type handoff struct {
+	rule int
+	w    *window
+}
+
+func (e *Engine) reserveGroup() bool {
+	n := e.openGroups.Add(1)
+	if n > int64(e.opts.MaxGroups) {
+		e.openGroups.Add(-1)
+		return false
+	}
+	for {
+		peak := e.peakGroups.Load()
+		if n <= peak || e.peakGroups.CompareAndSwap(peak, n) {
+			return true
+		}
+	}
+}
+
+func (e *Engine) dropped(i int) {
+	e.mu.Lock()
+	e.merged[i].dropped++
+	e.mu.Unlock()
+}
+
+// mergeWindow adds a sink's part of a window to the merged one. Called
+// with e.mu held.
+func (e *Engine) mergeWindow(i int, w *window) {
+	m := &e.merged[i]
+	if !e.rules[i].Window.Whole() && w.end <= m.closedUpTo {
+		// Evaluated already: the input was out of order by more than
+		// the lateness.
+		m.late += w.events
+		e.openGroups.Add(-int64(len(w.groups)))
+		return
+	}
+	mw, ok := m.windows[w.start]
+	if !ok {
+		m.windows[w.start] = w
+		return
+	}
+	aggs := e.comp[i].Aggs
+	for k, g := range w.groups {
+		if mg, ok := mw.groups[k]; ok {
+			mg.merge(g, aggs)
+			e.openGroups.Add(-1)
+			continue
+		}
+		mw.groups[k] = g
+	}
+	mw.events += w.events
+}
+
+// readyWindow is a merged window every sink has handed over.
+type readyWindow struct {
+	rule int
+	w    *window
+}
+
+// takeReady removes the merged windows every sink has handed over (all of
+// them when final), in a deterministic order. Called with e.mu held; the
+// caller evaluates them under evalMu, so other sinks keep merging.
+func (e *Engine) takeReady(final bool) []readyWindow {
+	horizon := int64(1<<63 - 1)
+	if !final {
+		any := false
+		for _, s := range e.sinks {
+			p := s.published.Load()
+			if p == 0 {
+				continue // has not seen an event yet
+			}
+			any = true
+			horizon = min(horizon, p)
+		}
+		if !any {
+			return nil
+		}
+		horizon -= int64(e.opts.Lateness) + int64(slack)
+	}
+	var out []readyWindow
+	for i := range e.merged {
+		m := &e.merged[i]
+		if !final && e.rules[i].Window.Whole() {
+			continue
+		}
+		var starts []int64
+		for start, w := range m.windows {
+			if final || w.end <= horizon {
+				starts = append(starts, start)
+			}
+		}
+		sort.Slice(starts, func(a, b int) bool { return starts[a] < starts[b] })
+		for _, start := range starts {
+			w := m.windows[start]
+			delete(m.windows, start)
+			out = append(out, readyWindow{rule: i, w: w})
+			if w.end > m.closedUpTo {
+				m.closedUpTo = w.end
+			}
+		}
+	}
+	return out
+}
+
+// evaluateAll evaluates ready windows under evalMu.
+func (e *Engine) evaluateAll(ready []readyWindow) {
+	if len(ready) == 0 {
+		return
+	}
+	e.evalMu.Lock()
+	defer e.evalMu.Unlock()
+	for _, r := range ready {
+		e.evaluate(r.rule, r.w)
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) {
+		q--
+	}
+	return q
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,472 @@
+package detectors
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"github.com/kubectl-audit/kubectl-audit/rules"
+)
+
+// Finding is one group for which a rule's when held.
+type Finding struct {
+	Rule     string `json:"rule"`
+	Title    string `json:"title"`
+	Severity string `json:"severity"`
+	// Key is the group: the rule's group_by names and their values.
+	Key   map[string]string `json:"key,omitempty"`
+	Count int64             `json:"count"`
+	First time.Time         `json:"first"`
+	Last  time.Time         `json:"last"`
+	// WindowStart and WindowEnd are unset for whole-input rules.
+	WindowStart *time.Time `json:"windowStart,omitempty"`
+	WindowEnd   *time.Time `json:"windowEnd,omitempty"`
+	// Fingerprint is stable across runs: rule, key and window start.
+	Fingerprint string `json:"fingerprint"`
+	// Evidence are the earliest auditIDs of the group.
+	Evidence []string `json:"evidence"`
+	// Location is where the first evidence event was read.
+	Location *Location      `json:"location,omitempty"`
+	Values   map[string]any `json:"values,omitempty"`
+	Summary  string         `json:"summary"`
+	Advice   string         `json:"advice,omitempty"`
+
+	// KeyNames is the group_by order, for display.
+	KeyNames []string `json:"-"`
+	// Level is Severity as a value.
+	Level rules.Severity `json:"-"`
+	// ValueNames is the values order, for display.
+	ValueNames []string `json:"-"`
+}
+
+// Location is an input and a byte offset in its decompressed stream.
+type Location struct {
+	File   string `json:"file"`
+	Offset int64  `json:"offset"`
+}
+
+// KeyString is the key as name=value pairs in group_by order.
+func (f *Finding) KeyString() string {
+	parts := make([]string, 0, len(f.KeyNames))
+	for _, n := range f.KeyNames {
+		parts = append(parts, n+"="+f.Key[n])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Blindness says a rule could not see what it needs.
+type Blindness struct {
+	Rule  string `json:"rule"`
+	Needs string `json:"needs"`
+	// Below counts the events the rule watches that were logged below
+	// Needs; Seen all the events it watches.
+	Below int64 `json:"below"`
+	Seen  int64 `json:"seen"`
+	// Level is the highest level those events were logged at.
+	Level     string   `json:"level"`
+	Resources []string `json:"resources,omitempty"`
+	Message   string   `json:"message"`
+}
+
+// Result is what a run found.
+type Result struct {
+	Findings  []Finding   `json:"findings"`
+	Blind     []Blindness `json:"blind,omitempty"`
+	Warnings  []string    `json:"warnings,omitempty"`
+	RuleCount int         `json:"rules"`
+	// Events is how many events the rules saw (each request once).
+	Events int64 `json:"events"`
+	// PeakGroups is the most groups open at once (see --max-groups). It
+	// depends on how the reading was split, so it is not part of the
+	// (deterministic) JSON result.
+	PeakGroups int64 `json:"-"`
+}
+
+// evaluate decides which groups of a closed window fire. Called with
+// e.evalMu held; the window is freed afterwards except for the groups that
+// fired.
+func (e *Engine) evaluate(i int, w *window) {
+	defer e.openGroups.Add(-int64(len(w.groups)))
+	if len(w.groups) == 0 {
+		return
+	}
+	c := e.comp[i]
+	keys := make([]string, 0, len(w.groups))
+	for k, g := range w.groups {
+		// Groups too small for when's count >= N cannot fire.
+		if g.count >= c.MinCount {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	envs := make([]map[string]any, len(keys))
+	for j, k := range keys {
+		envs[j] = e.groupEnv(i, w, w.groups[k])
+	}
+	for _, p := range c.Peers {
+		vals := make([]float64, 0, len(envs))
+		for _, env := range envs {
+			out, err := e.gvm.Run(p.Arg, env)
+			if err != nil {
+				continue
+			}
+			if f, ok := toFloat(out); ok && !math.IsNaN(f) {
+				vals = append(vals, f)
+			}
+		}
+		stat := peerStat(p.Kind, vals)
+		for _, env := range envs {
+			env[p.Var] = stat
+		}
+	}
+	for j, env := range envs {
+		env["__peers_count"] = len(envs)
+		if c.When != nil {
+			out, err := e.gvm.Run(c.When, env)
+			if err != nil {
+				e.merged[i].evalErrors++
+				continue
+			}
+			if b, _ := out.(bool); !b {
+				continue
+			}
+		}
+		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: w.groups[keys[j]], env: env})
+	}
+}
+
+// groupEnv is the group view: count, rate, times, key names, aggregates.
+func (e *Engine) groupEnv(i int, w *window, g *group) map[string]any {
+	r := e.rules[i]
+	c := e.comp[i]
+	start, end := w.start, w.end
+	if r.Window.Whole() {
+		start, end = e.spanMin, e.spanMax
+	}
+	secs := float64(end-start) / 1e9
+	span := float64(g.last-g.first) / 1e9
+	env := map[string]any{
+		"count":       int(g.count),
+		"rate":        0.0,
+		"span":        span,
+		"interval":    0.0,
+		"windowStart": time.Unix(0, start).UTC(),
+		"windowEnd":   time.Unix(0, end).UTC(),
+		"firstTime":   time.Unix(0, g.first).UTC(),
+		"lastTime":    time.Unix(0, g.last).UTC(),
+		"rule":        r.ID,
+		"severity":    r.Severity.String(),
+		"title":       r.Title,
+		"identityAt":  e.identityLookup,
+	}
+	if secs > 0 {
+		env["rate"] = float64(g.count) / secs
+	}
+	if g.count > 1 {
+		env["interval"] = span / float64(g.count-1)
+	}
+	for k, key := range c.Keys {
+		env[key.Name] = g.labels[k]
+	}
+	for a, ag := range c.Aggs {
+		env[ag.Var] = g.aggs[a].result(ag)
+	}
+	return env
+}
+
+func peerStat(kind rules.PeerKind, vals []float64) float64 {
+	if len(vals) == 0 {
+		return 0
+	}
+	sort.Float64s(vals)
+	switch kind {
+	case rules.PeerMedian:
+		n := len(vals)
+		if n%2 == 1 {
+			return vals[n/2]
+		}
+		return (vals[n/2-1] + vals[n/2]) / 2
+	case rules.PeerP90:
+		// nearest rank
+		k := int(math.Ceil(0.9*float64(len(vals)))) - 1
+		return vals[max(k, 0)]
+	case rules.PeerMax:
+		return vals[len(vals)-1]
+	case rules.PeerMin:
+		return vals[0]
+	case rules.PeerAvg:
+		sum := 0.0
+		for _, v := range vals {
+			sum += v
+		}
+		return sum / float64(len(vals))
+	}
+	return 0
+}
+
+// identityLookup is identityAt(ip): the user the address last
+// authenticated as, or "". Valid once Finish has merged the sinks.
+func (e *Engine) identityLookup(ip string) string {
+	return e.ips[ip].user
+}
+
+// Finish hands every sink's remaining windows over, evaluates them, and
+// returns the findings sorted: severity (highest first), rule, window,
+// key. Call it once, after Read has returned.
+func (e *Engine) Finish() *Result {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.spanMin, e.spanMax = 1<<63-1, -1<<63
+	for _, s := range e.sinks {
+		e.spanMin = min(e.spanMin, s.minT)
+		e.spanMax = max(e.spanMax, s.maxT)
+	}
+	if e.spanMin > e.spanMax {
+		e.spanMin, e.spanMax = 0, 0
+	}
+	e.ips = map[string]ipSeen{}
+	for _, s := range e.sinks {
+		for i, ws := range s.open {
+			for _, w := range ws {
+				e.mergeWindow(i, w)
+			}
+			s.open[i] = nil
+		}
+		for ip, seen := range s.ips {
+			cur, ok := e.ips[ip]
+			if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
+				e.ips[ip] = *seen
+			}
+		}
+		for i, n := range s.long {
+			e.merged[i].long += n
+		}
+	}
+	e.evaluateAll(e.takeReady(true))
+
+	res := &Result{RuleCount: len(e.rules), PeakGroups: e.peakGroups.Load()}
+	var started, lrCompleted int64
+	for _, s := range e.sinks {
+		res.Events += s.used
+		started += s.started
+		lrCompleted += s.lrCompleted
+	}
+	if e.opts.CountOnce && started == 0 && lrCompleted > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the log has no ResponseStarted events (the audit policy omits them?): %d long-running requests (watch, exec, ...) were not seen; pass --stage ResponseComplete to read them at completion", lrCompleted))
+	}
+	for _, f := range e.fired {
+		res.Findings = append(res.Findings, e.render(f))
+	}
+	sortFindings(res.Findings)
+	res.Blind = e.blindness()
+	for i, m := range e.merged {
+		id := e.rules[i].ID
+		if m.dropped > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: %d events not counted: more than %d groups were open at once (raise --max-groups, or narrow the rule's group_by)", id, m.dropped, e.opts.MaxGroups))
+		}
+		if m.late > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: %d events arrived more than %s after their window had been evaluated and were not counted (inputs out of time order?)", id, m.late, e.opts.Lateness+slack))
+		}
+		if m.long > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: %d requests that lasted longer than %s were left out of its windows", id, m.long, e.opts.Lateness))
+		}
+		if m.evalErrors > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: when failed on %d groups", id, m.evalErrors))
+		}
+	}
+	return res
+}
+
+// render evaluates a fired group's values and texts.
+func (e *Engine) render(f firedGroup) Finding {
+	r := e.rules[f.rule]
+	c := e.comp[f.rule]
+	g := f.g
+	out := Finding{
+		Rule:     r.ID,
+		Title:    r.Title,
+		Severity: r.Severity.String(),
+		Level:    r.Severity,
+		Count:    g.count,
+		First:    time.Unix(0, g.first).UTC(),
+		Last:     time.Unix(0, g.last).UTC(),
+	}
+	if len(c.Keys) > 0 {
+		out.Key = map[string]string{}
+	}
+	for k, key := range c.Keys {
+		out.Key[key.Name] = g.labels[k]
+		out.KeyNames = append(out.KeyNames, key.Name)
+	}
+	if !r.Window.Whole() {
+		ws, we := time.Unix(0, f.start).UTC(), time.Unix(0, f.end).UTC()
+		out.WindowStart, out.WindowEnd = &ws, &we
+	}
+	ev := g.events()
+	for i := range ev {
+		out.Evidence = append(out.Evidence, ev[i].id.String())
+	}
+	if len(ev) > 0 && ev[0].file > 0 {
+		out.Location = &Location{File: e.files[ev[0].file-1], Offset: ev[0].off}
+	}
+	data := map[string]any{}
+	for k, v := range f.env {
+		if !strings.HasPrefix(k, "__") && k != "identityAt" {
+			data[k] = v
+		}
+	}
+	for _, v := range c.Values {
+		res, err := e.gvm.Run(v.Prog, f.env)
+		if err != nil {
+			res = fmt.Sprintf("error: %v", err)
+		}
+		if out.Values == nil {
+			out.Values = map[string]any{}
+		}
+		out.Values[v.Name] = res
+		out.ValueNames = append(out.ValueNames, v.Name)
+		data[v.Name] = res
+	}
+	out.Summary = execTemplate(c.Summary, data)
+	if c.Advice != nil {
+		out.Advice = execTemplate(c.Advice, data)
+	}
+	out.Fingerprint = fingerprint(r.ID, out.KeyNames, g.labels, f.start, r.Window.Whole())
+	return out
+}
+
+func execTemplate(t *template.Template, data map[string]any) string {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return fmt.Sprintf("(summary failed: %v)", err)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func fingerprint(rule string, names, labels []string, start int64, whole bool) string {
+	h := sha256.New()
+	h.Write([]byte(rule))
+	for k, n := range names {
+		h.Write([]byte{0})
+		h.Write([]byte(n))
+		h.Write([]byte{'='})
+		h.Write([]byte(labels[k]))
+	}
+	h.Write([]byte{0})
+	if !whole {
+		h.Write([]byte(time.Unix(0, start).UTC().Format(time.RFC3339Nano)))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(a, b int) bool {
+		x, y := &fs[a], &fs[b]
+		if x.Level != y.Level {
+			return x.Level > y.Level
+		}
+		if x.Rule != y.Rule {
+			return x.Rule < y.Rule
+		}
+		xs, ys := time.Time{}, time.Time{}
+		if x.WindowStart != nil {
+			xs = *x.WindowStart
+		}
+		if y.WindowStart != nil {
+			ys = *y.WindowStart
+		}
+		if !xs.Equal(ys) {
+			return xs.Before(ys)
+		}
+		if ka, kb := x.KeyString(), y.KeyString(); ka != kb {
+			return ka < kb
+		}
+		return x.Fingerprint < y.Fingerprint
+	})
+}
+
+// blindCount counts what a rule that needs a level saw below it.
+type blindCount struct {
+	below, ok int64
+	maxBelow  int
+	resources []string
+}
+
+func (b *blindCount) see(ev *audit.Event, needs int) {
+	rank := audit.LevelRank(ev.Level)
+	if rank >= needs {
+		b.ok++
+		return
+	}
+	b.below++
+	b.maxBelow = max(b.maxBelow, rank)
+	b.addResource(ev.ObjectRef.Resource)
+}
+
+// addResource keeps the 5 smallest names, so merging does not depend on
+// order.
+func (b *blindCount) addResource(r string) {
+	if r == "" {
+		return
+	}
+	i := sort.SearchStrings(b.resources, r)
+	if i < len(b.resources) && b.resources[i] == r {
+		return
+	}
+	if i >= 5 {
+		return
+	}
+	b.resources = append(b.resources, "")
+	copy(b.resources[i+1:], b.resources[i:])
+	b.resources[i] = strings.Clone(r)
+	if len(b.resources) > 5 {
+		b.resources = b.resources[:5]
+	}
+}
+
+var levelNames = []string{audit.LevelNone, audit.LevelMetadata, audit.LevelRequest, audit.LevelRequestResponse}
+
+func (e *Engine) blindness() []Blindness {
+	var out []Blindness
+	for i, r := range e.rules {
+		var total blindCount
+		for _, s := range e.sinks {
+			b := &s.blind[i]
+			total.below += b.below
+			total.ok += b.ok
+			total.maxBelow = max(total.maxBelow, b.maxBelow)
+			for _, res := range b.resources {
+				total.addResource(res)
+			}
+		}
+		if total.below == 0 {
+			continue
+		}
+		bl := Blindness{Rule: r.ID, Needs: r.Needs, Below: total.below, Seen: total.below + total.ok,
+			Level: levelNames[total.maxBelow], Resources: total.resources}
+		what := "the events it watches"
+		if len(total.resources) > 0 {
+			what = strings.Join(total.resources, ", ")
+		}
+		if total.ok == 0 {
+			bl.Message = fmt.Sprintf("blind: %s %s logged at %s (%d events); the rule needs %s", what, isAre(total.resources), bl.Level, total.below, r.Needs)
+		} else {
+			bl.Message = fmt.Sprintf("partly blind: %d of %d %s events are logged at %s; the rule needs %s", total.below, bl.Seen, what, bl.Level, r.Needs)
+		}
+		out = append(out, bl)
+	}
+	return out
+}
+
+func isAre(list []string) string {
+	if len(list) == 1 {
+		return "is"
+	}
+	return "are"
+}

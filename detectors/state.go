@@ -1,0 +1,415 @@
+package detectors
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/kubectl-audit/kubectl-audit/rules"
+)
+
+// MaxEvidence is how many auditIDs a finding carries: the earliest ones,
+// by (time, auditID), so the choice does not depend on the reading order.
+const MaxEvidence = 5
+
+// maxDistinct bounds the values a group remembers per distinct()/values()
+// aggregate; beyond it the smallest ones are kept and the count is a floor.
+const maxDistinct = 1024
+
+// idBuf holds an auditID without allocating. kube-apiserver's auditIDs
+// are 36-byte UUIDs (or a client's Audit-ID header); longer ones are cut
+// to the buffer's size.
+type idBuf struct {
+	b [40]byte
+	n uint8
+}
+
+func makeID(s string) idBuf {
+	var b idBuf
+	b.n = uint8(copy(b.b[:], s))
+	return b
+}
+
+func (b *idBuf) String() string { return string(b.b[:b.n]) }
+
+func (b *idBuf) view() string { return unsafeString(b.b[:b.n]) }
+
+// cut is s as makeID keeps it.
+func cut(s string) string {
+	if len(s) > 40 {
+		return s[:40]
+	}
+	return s
+}
+
+// evRef is one event of a group, ordered by (t, id); file+1 indexes the
+// engine's input names (0: unknown).
+type evRef struct {
+	t    int64
+	off  int64
+	file uint32
+	id   idBuf
+}
+
+func (a *evRef) less(b *evRef) bool {
+	if a.t != b.t {
+		return a.t < b.t
+	}
+	return a.id.view() < b.id.view()
+}
+
+// lessView compares with an event not yet copied.
+func lessView(t int64, id string, b *evRef) bool {
+	if t != b.t {
+		return t < b.t
+	}
+	return cut(id) < b.id.view()
+}
+
+// aggState is one aggregate of one group.
+type aggState struct {
+	// small holds a distinct set of up to smallSet values, sorted; set
+	// takes over beyond (most groups see one or two values).
+	small []string
+	set   map[string]struct{}
+	// lastVal is the last string added: most groups see the same value
+	// again and again (a kubelet's user agent), so one compare saves a
+	// lookup.
+	lastVal  string
+	overflow bool
+	has      bool
+	at       evRef // event of first/last
+	val      any   // first/last value
+	num      float64
+	n        int64
+}
+
+// group is the state of one group of one window.
+type group struct {
+	labels []string
+	count  int64
+	// first and last are the earliest and latest event times.
+	first, last int64
+	// evidence holds the earliest events, sorted, at most MaxEvidence;
+	// it starts with room for one, as most groups stay small.
+	evidence []evRef
+	aggs     []aggState
+}
+
+// window is the groups of one window of one rule. Whole-input rules have
+// one window with start == end == 0.
+type window struct {
+	start, end int64
+	groups     map[string]*group
+	// events counts the events added, to report late ones.
+	events int64
+}
+
+func newGroup(labels []string, naggs int) *group {
+	return &group{labels: labels, aggs: make([]aggState, naggs)}
+}
+
+// see records an event's time and id on the group.
+func (g *group) see(t int64, id string, file uint32, off int64) {
+	g.count++
+	if g.count == 1 {
+		g.first, g.last = t, t
+	} else {
+		g.first = min(g.first, t)
+		g.last = max(g.last, t)
+	}
+	if len(g.evidence) < MaxEvidence || lessView(t, id, &g.evidence[len(g.evidence)-1]) {
+		g.addEvidence(evRef{t: t, id: makeID(id), file: file, off: off})
+	}
+}
+
+func (g *group) addEvidence(r evRef) {
+	n := len(g.evidence)
+	i := sort.Search(n, func(i int) bool { return r.less(&g.evidence[i]) })
+	if i > 0 && !g.evidence[i-1].less(&r) {
+		return // the same event, seen through another window partial
+	}
+	if i >= MaxEvidence {
+		return
+	}
+	switch {
+	case g.evidence == nil:
+		g.evidence = make([]evRef, 0, 1)
+	case n == cap(g.evidence) && n < MaxEvidence:
+		grown := make([]evRef, n, MaxEvidence)
+		copy(grown, g.evidence)
+		g.evidence = grown
+	}
+	if n < MaxEvidence {
+		g.evidence = g.evidence[:n+1]
+	}
+	copy(g.evidence[i+1:], g.evidence[i:len(g.evidence)-1])
+	g.evidence[i] = r
+}
+
+// events returns the evidence.
+func (g *group) events() []evRef { return g.evidence }
+
+// merge adds o into g; the result does not depend on the order of merges.
+func (g *group) merge(o *group, aggs []rules.Agg) {
+	if o.count == 0 {
+		return
+	}
+	if g.count == 0 {
+		g.first, g.last = o.first, o.last
+	} else {
+		g.first = min(g.first, o.first)
+		g.last = max(g.last, o.last)
+	}
+	g.count += o.count
+	for _, r := range o.events() {
+		g.addEvidence(r)
+	}
+	for i := range g.aggs {
+		g.aggs[i].merge(&o.aggs[i], aggs[i].Kind)
+	}
+}
+
+func (a *aggState) merge(o *aggState, kind rules.AggKind) {
+	if !o.has {
+		return
+	}
+	if !a.has {
+		*a = *o
+		return
+	}
+	switch kind {
+	case rules.AggDistinct, rules.AggValues:
+		for _, v := range o.small {
+			a.addValue(v)
+		}
+		for v := range o.set {
+			a.addValue(v)
+		}
+		a.overflow = a.overflow || o.overflow
+	case rules.AggFirst:
+		if o.at.less(&a.at) {
+			a.at, a.val = o.at, o.val
+		}
+	case rules.AggLast:
+		if a.at.less(&o.at) {
+			a.at, a.val = o.at, o.val
+		}
+	case rules.AggMin:
+		a.num = min(a.num, o.num)
+	case rules.AggMax:
+		a.num = max(a.num, o.num)
+	case rules.AggSum, rules.AggAvg:
+		a.num += o.num
+		a.n += o.n
+	}
+}
+
+// smallSet is how many distinct values live in a sorted slice before a
+// map takes over.
+const smallSet = 8
+
+func (a *aggState) has_(v string) bool {
+	if a.set != nil {
+		_, ok := a.set[v]
+		return ok
+	}
+	i := sort.SearchStrings(a.small, v)
+	return i < len(a.small) && a.small[i] == v
+}
+
+// size is the number of distinct values kept.
+func (a *aggState) size() int {
+	if a.set != nil {
+		return len(a.set)
+	}
+	return len(a.small)
+}
+
+// addValue adds a (cloned) string to a distinct set, keeping the smallest
+// maxDistinct values so that the kept set does not depend on order.
+func (a *aggState) addValue(v string) {
+	if a.set == nil {
+		i := sort.SearchStrings(a.small, v)
+		if i < len(a.small) && a.small[i] == v {
+			return
+		}
+		if len(a.small) < smallSet {
+			a.small = append(a.small, "")
+			copy(a.small[i+1:], a.small[i:])
+			a.small[i] = v
+			return
+		}
+		a.set = make(map[string]struct{}, 2*smallSet)
+		for _, x := range a.small {
+			a.set[x] = struct{}{}
+		}
+		a.small = nil
+	}
+	if _, ok := a.set[v]; ok {
+		return
+	}
+	a.set[v] = struct{}{}
+	if len(a.set) > maxDistinct {
+		a.overflow = true
+		largest := ""
+		for k := range a.set {
+			if k > largest {
+				largest = k
+			}
+		}
+		delete(a.set, largest)
+	}
+}
+
+// addEventValue records one event's value of the aggregate's argument.
+// Strings are cloned: event strings do not outlive the event.
+func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string) {
+	switch kind {
+	case rules.AggDistinct, rules.AggValues:
+		switch x := v.(type) {
+		case string:
+			if a.has && x == a.lastVal {
+				return
+			}
+			a.has = true
+			if a.has_(x) {
+				return
+			}
+			a.lastVal = strings.Clone(x)
+			a.addValue(a.lastVal)
+			return
+		case []string:
+			for _, s := range x {
+				a.addValue(strings.Clone(s))
+			}
+		case []any:
+			for _, s := range x {
+				a.addValue(stringOf(s))
+			}
+		case nil:
+			return
+		default:
+			a.addValue(stringOf(x))
+		}
+		a.has = true
+	case rules.AggFirst, rules.AggLast:
+		if a.has {
+			earlier := lessView(t, id, &a.at)
+			if kind == rules.AggFirst && !earlier || kind == rules.AggLast && (earlier || t == a.at.t && id == a.at.id.view()) {
+				return
+			}
+		}
+		a.at = evRef{t: t, id: makeID(id)}
+		a.val = keepValue(v)
+		a.has = true
+	default:
+		f, ok := toFloat(v)
+		if !ok {
+			return
+		}
+		switch {
+		case !a.has:
+			a.num = f
+			a.n = 1
+		case kind == rules.AggMin:
+			a.num = min(a.num, f)
+		case kind == rules.AggMax:
+			a.num = max(a.num, f)
+		default:
+			a.num += f
+			a.n++
+		}
+		a.has = true
+	}
+}
+
+// result is the aggregate's value in the group view.
+func (a *aggState) result(ag rules.Agg) any {
+	switch ag.Kind {
+	case rules.AggDistinct:
+		return a.size()
+	case rules.AggValues:
+		out := make([]string, 0, a.size())
+		out = append(out, a.small...)
+		for v := range a.set {
+			out = append(out, v)
+		}
+		sort.Strings(out)
+		return out
+	case rules.AggFirst, rules.AggLast:
+		if !a.has {
+			return rules.AggZero(ag)
+		}
+		zero := rules.AggZero(ag)
+		if _, isFloat := zero.(float64); isFloat {
+			f, _ := toFloat(a.val)
+			return f
+		}
+		if reflect.TypeOf(zero) == reflect.TypeOf(a.val) {
+			return a.val
+		}
+		return fmt.Sprint(a.val)
+	case rules.AggAvg:
+		if a.n == 0 {
+			return 0.0
+		}
+		return a.num / float64(a.n)
+	}
+	if !a.has {
+		return 0.0
+	}
+	return a.num
+}
+
+func keepValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.Clone(x)
+	case bool, int, int64, float64, time.Time:
+		return x
+	case nil:
+		return nil
+	}
+	return stringOf(v)
+}
+
+func stringOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strings.Clone(x)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case uint:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}

@@ -1,0 +1,288 @@
+package sources
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Input is one audit log to read: a file or standard input.
+type Input struct {
+	// Name is what messages call it: the path, or "-" for stdin.
+	Name string
+	// Open opens the raw (possibly compressed) bytes.
+	Open func() (io.ReadCloser, error)
+}
+
+// StdinName is the name of standard input in messages.
+const StdinName = "-"
+
+// ResolveInputs expands -f values: files, directories (every regular,
+// non-hidden file in them), globs and "-" for stdin. Files of a rotated set
+// (audit.log, audit-2026-11-24T10-00-00.000.log.gz, audit.log.1, ...) are
+// ordered oldest first so that events are read in time order.
+func ResolveInputs(args []string, stdin io.Reader) ([]Input, error) {
+	var paths []string
+	seen := map[string]bool{}
+	useStdin := false
+	for _, arg := range args {
+		if arg == StdinName {
+			if useStdin {
+				return nil, errors.New(`"-" (stdin) given more than once`)
+			}
+			useStdin = true
+			continue
+		}
+		matches, err := expandArg(arg)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				paths = append(paths, m)
+			}
+		}
+	}
+	sortRotated(paths)
+	var inputs []Input
+	if useStdin {
+		if stdin == nil {
+			return nil, errors.New("no standard input to read")
+		}
+		inputs = append(inputs, Input{Name: StdinName, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(stdin), nil
+		}})
+	}
+	for _, p := range paths {
+		inputs = append(inputs, Input{Name: p, Open: func() (io.ReadCloser, error) { return os.Open(p) }})
+	}
+	if len(inputs) == 0 {
+		return nil, errors.New("no input: give audit log files with -f (or -f - for stdin)")
+	}
+	return inputs, nil
+}
+
+func expandArg(arg string) ([]string, error) {
+	fi, err := os.Stat(arg)
+	if err != nil {
+		if strings.ContainsAny(arg, "*?[") {
+			m, gerr := filepath.Glob(arg)
+			if gerr != nil {
+				return nil, fmt.Errorf("%s: bad pattern: %w", arg, gerr)
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("%s: no files match", arg)
+			}
+			var files []string
+			for _, p := range m {
+				sub, err := expandArg(p)
+				if err != nil {
+					return nil, err
+				}
+				files = append(files, sub...)
+			}
+			return files, nil
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file or directory", arg)
+		}
+		// Exists but cannot be inspected: let the read report it as
+		// unreadable with the others.
+		return []string{arg}, nil
+	}
+	if !fi.IsDir() {
+		return []string{arg}, nil
+	}
+	entries, err := os.ReadDir(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	var files []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
+			continue
+		}
+		if e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0 {
+			files = append(files, filepath.Join(arg, e.Name()))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: directory holds no files", arg)
+	}
+	return files, nil
+}
+
+var (
+	// lumberjack backups, as kube-apiserver's --audit-log-maxbackups writes:
+	// audit-2026-11-24T10-00-00.000.log[.gz]
+	rotatedStamp = regexp.MustCompile(`^(.*)-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)(\.[^.]+)?(\.gz|\.zst)?$`)
+	// logrotate style: audit.log.1[.gz]
+	rotatedNum = regexp.MustCompile(`^(.*?)\.(\d+)(\.gz|\.zst)?$`)
+)
+
+type rotationKey struct {
+	dir, stem string
+	class     int // 0 numbered backups, 1 timestamped backups, 2 current file
+	num       int
+	stamp     string
+	name      string
+}
+
+func rotationKeyOf(path string) rotationKey {
+	dir, base := filepath.Split(path)
+	k := rotationKey{dir: dir, name: base, class: 2}
+	if m := rotatedStamp.FindStringSubmatch(base); m != nil {
+		k.stem, k.class, k.stamp = m[1], 1, m[2]
+		return k
+	}
+	if m := rotatedNum.FindStringSubmatch(base); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		k.stem, k.class, k.num = stemOf(m[1]), 0, n
+		return k
+	}
+	k.stem = stemOf(strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".zst"))
+	return k
+}
+
+func stemOf(name string) string {
+	if ext := filepath.Ext(name); ext != "" {
+		return strings.TrimSuffix(name, ext)
+	}
+	return name
+}
+
+func sortRotated(paths []string) {
+	keys := make(map[string]rotationKey, len(paths))
+	for _, p := range paths {
+		keys[p] = rotationKeyOf(p)
+	}
+	sort.SliceStable(paths, func(i, j int) bool {
+		a, b := keys[paths[i]], keys[paths[j]]
+		if a.dir != b.dir {
+			return a.dir < b.dir
+		}
+		if a.stem != b.stem {
+			return a.stem < b.stem
+		}
+		if a.class != b.class {
+			return a.class < b.class
+		}
+		switch a.class {
+		case 0:
+			if a.num != b.num {
+				return a.num > b.num // audit.log.2 is older than audit.log.1
+			}
+		case 1:
+			if a.stamp != b.stamp {
+				return a.stamp < b.stamp
+			}
+		}
+		return a.name < b.name
+	})
+}
+
+// Compression of an input, detected from its first bytes.
+const (
+	CompressionNone = "none"
+	CompressionGzip = "gzip"
+	CompressionZstd = "zstd"
+)
+
+type decompressor struct {
+	io.Reader
+	closers []io.Closer
+}
+
+func (d *decompressor) Close() error {
+	var first error
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		if err := d.closers[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// openDecompressed opens an input and detects its compression from the
+// content, not the name: rotated audit logs keep their .log name when
+// compressed by other tools, and gzip files get renamed.
+func openDecompressed(in Input) (io.ReadCloser, string, error) {
+	raw, err := in.Open()
+	if err != nil {
+		return nil, "", err
+	}
+	br := bufio.NewReaderSize(raw, 256<<10)
+	magic, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		_ = raw.Close()
+		return nil, "", err
+	}
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			_ = raw.Close()
+			return nil, CompressionGzip, fmt.Errorf("gzip: %w", err)
+		}
+		return &decompressor{Reader: zr, closers: []io.Closer{raw, zr}}, CompressionGzip, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
+		if err != nil {
+			_ = raw.Close()
+			return nil, CompressionZstd, fmt.Errorf("zstd: %w", err)
+		}
+		return &decompressor{Reader: zr, closers: []io.Closer{raw, zstdCloser{zr}}}, CompressionZstd, nil
+	}
+	return &decompressor{Reader: br, closers: []io.Closer{raw}}, CompressionNone, nil
+}
+
+type zstdCloser struct{ d *zstd.Decoder }
+
+func (z zstdCloser) Close() error { z.d.Close(); return nil }
+
+// OpenDecompressed opens a file and decompresses it (gzip, zstd) as its
+// content says.
+func OpenDecompressed(path string) (io.ReadCloser, error) {
+	rc, _, err := openDecompressed(Input{Name: path, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+	return rc, err
+}
+
+// OneRotatedSet reports whether the inputs are the files of a single log
+// rotated over time (audit.log and its backups, in one directory), which
+// are read oldest first and so form one stream in time order. Logs of
+// several apiservers, or unrelated files, overlap in time instead.
+func OneRotatedSet(inputs []Input) bool {
+	switch len(inputs) {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	var dir, stem string
+	for i, in := range inputs {
+		if in.Name == StdinName {
+			return false
+		}
+		k := rotationKeyOf(in.Name)
+		if i == 0 {
+			dir, stem = k.dir, k.stem
+			continue
+		}
+		if k.dir != dir || k.stem != stem {
+			return false
+		}
+	}
+	return true
+}

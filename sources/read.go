@@ -1,0 +1,885 @@
+package sources
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"github.com/kubectl-audit/kubectl-audit/audit"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ReadOptions configures the reading path.
+type ReadOptions struct {
+	Inputs []Input
+	// Workers is the number of parsing goroutines; 0 means GOMAXPROCS.
+	Workers int
+	// Since and Until keep events whose requestReceivedTimestamp is in
+	// [Since, Until). Zero values do not filter.
+	Since, Until time.Time
+	// Stages, when set, keeps exactly the events of these stages, without
+	// counting requests once.
+	Stages []string
+	// MaxLineSize is the longest line read; longer lines are skipped and
+	// counted. 0 means DefaultMaxLineSize.
+	MaxLineSize int
+	// ChunkSize is the unit of work handed to a worker. 0 means 2 MiB.
+	ChunkSize int
+	// MaxProblems is how many skipped lines are kept with their position.
+	// 0 means 10.
+	MaxProblems int
+}
+
+// DefaultMaxLineSize fits events with RequestResponse bodies, which reach
+// megabytes on real clusters.
+const DefaultMaxLineSize = 64 << 20
+
+// maxDocumentSize bounds a whole-file JSON document (a pretty-printed
+// EventList), which must be held in memory to be parsed.
+const maxDocumentSize = 1 << 30
+
+// Problem is one skipped line or damaged input.
+type Problem struct {
+	File string `json:"file"`
+	// Line is 1-based; 0 when the problem is not about one line.
+	Line int64 `json:"line,omitempty"`
+	// Offset is the byte offset in the decompressed stream.
+	Offset int64  `json:"offset"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (p Problem) String() string {
+	where := p.File
+	if p.Line > 0 {
+		where += fmt.Sprintf(":%d", p.Line)
+	} else {
+		where += fmt.Sprintf(" (byte %d)", p.Offset)
+	}
+	if p.Detail != "" {
+		return fmt.Sprintf("%s: %s: %s", where, p.Reason, p.Detail)
+	}
+	return fmt.Sprintf("%s: %s", where, p.Reason)
+}
+
+// InputStats counts one input.
+type InputStats struct {
+	Name        string `json:"name"`
+	Compression string `json:"compression"`
+	Bytes       int64  `json:"bytes"`
+	Lines       int64  `json:"lines"`
+	Events      int64  `json:"events"`
+	Skipped     int64  `json:"skipped"`
+	// Container is "CRI" for a node's container log (--audit-log-path=-);
+	// Stderr counts its stderr records (the apiserver's own log), left out.
+	Container string `json:"container,omitempty"`
+	Stderr    int64  `json:"stderrRecords,omitempty"`
+}
+
+// Stats tells what the reading path did with its input.
+type Stats struct {
+	Inputs []InputStats `json:"inputs"`
+	// Bytes is the decompressed size read.
+	Bytes int64 `json:"bytes"`
+	// Lines counts non-blank lines (a whole-file JSON document counts one).
+	Lines int64 `json:"lines"`
+	// Events counts audit events decoded (a batch line holds several).
+	Events int64 `json:"events"`
+	// Used counts events handed to the command, once per request.
+	Used int64 `json:"used"`
+	// OtherStages counts events dropped because another stage of the same
+	// request was used (or RequestReceived, which is never used).
+	OtherStages int64 `json:"otherStages"`
+	// OutOfRange counts events outside --since/--until.
+	OutOfRange int64 `json:"outOfRange"`
+	// Skipped counts lines that held no usable event, by reason.
+	Skipped  map[string]int64 `json:"skipped,omitempty"`
+	Problems []Problem        `json:"problems,omitempty"`
+	Elapsed  time.Duration    `json:"-"`
+}
+
+// SkippedTotal is the number of lines and inputs skipped.
+func (s *Stats) SkippedTotal() int64 {
+	var n int64
+	for _, v := range s.Skipped {
+		n += v
+	}
+	return n
+}
+
+// Summary is the one-line account printed after every command.
+func (s *Stats) Summary() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "read %d lines (%s) from %d input(s) in %s: %d events, %d used",
+		s.Lines, humanBytes(s.Bytes), len(s.Inputs), s.Elapsed.Round(time.Millisecond), s.Events, s.Used)
+	if s.OtherStages > 0 {
+		fmt.Fprintf(&b, ", %d other stages of counted requests", s.OtherStages)
+	}
+	if s.OutOfRange > 0 {
+		fmt.Fprintf(&b, ", %d outside --since/--until", s.OutOfRange)
+	}
+	var stderr int64
+	for _, in := range s.Inputs {
+		stderr += in.Stderr
+	}
+	if stderr > 0 {
+		fmt.Fprintf(&b, ", %d stderr records of container logs left out", stderr)
+	}
+	skipped := s.SkippedTotal()
+	fmt.Fprintf(&b, ", %d skipped", skipped)
+	if skipped > 0 {
+		reasons := make([]string, 0, len(s.Skipped))
+		for r := range s.Skipped {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		b.WriteString(" (")
+		for i, r := range reasons {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%d %s", s.Skipped[r], r)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// NoEventsError says an input held lines but not one audit event.
+type NoEventsError struct {
+	Inputs []string
+	First  *Problem
+}
+
+func (e *NoEventsError) Error() string {
+	msg := fmt.Sprintf("%s: no audit events found", joinNames(e.Inputs))
+	if e.First != nil {
+		msg += fmt.Sprintf(" (first line: %s", e.First.Reason)
+		if e.First.Detail != "" {
+			msg += ": " + e.First.Detail
+		}
+		msg += "); expected kube-apiserver audit events (audit.k8s.io/v1, one JSON object per line)"
+	}
+	return msg
+}
+
+func joinNames(names []string) string {
+	if len(names) <= 3 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3)
+}
+
+// chunk is a run of whole lines from one input.
+type chunk struct {
+	seq    int64
+	input  int
+	offset int64 // byte offset of data[0] in the decompressed stream
+	line   int64 // 1-based line number of data[0]
+	data   []byte
+	buf    *[]byte // returned to the pool when done; nil if not pooled
+	doc    bool    // data is one whole JSON document, not lines
+}
+
+// lrRecord is an event whose counting depends on other stages of the same
+// request: the ResponseStarted, ResponseComplete and Panic events of
+// long-running requests. The sequencer resolves them in input order.
+type lrRecord struct {
+	auditID string
+	rank    int
+	pos     audit.Position
+	raw     []byte
+}
+
+type lrBatch struct {
+	seq  int64
+	recs []lrRecord
+}
+
+func stageRank(stage string) int {
+	switch stage {
+	case audit.StageResponseComplete:
+		return 3
+	case audit.StageResponseStarted:
+		return 2
+	case audit.StagePanic:
+		return 1
+	}
+	return 0
+}
+
+// Read reads every input once, in parallel, and hands each event to a sink.
+//
+// Counting a request once: unless opts.Stages is set, each auditID is used
+// once: its ResponseComplete event if the input has one, else its
+// ResponseStarted event (long-running requests still open when the log
+// ends), else its Panic event. RequestReceived events are never used.
+// Only long-running requests (watch, exec, ...) log more than one of those
+// stages, so only their events are held back for matching; the rest flow
+// straight to the workers' sinks.
+func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*Stats, error) {
+	start := time.Now()
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxLineSize <= 0 {
+		opts.MaxLineSize = DefaultMaxLineSize
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 2 << 20
+	}
+	if opts.MaxProblems <= 0 {
+		opts.MaxProblems = 10
+	}
+	var stageSet map[string]bool
+	if len(opts.Stages) > 0 {
+		stageSet = map[string]bool{}
+		for _, s := range opts.Stages {
+			stageSet[s] = true
+		}
+	}
+
+	r := &reader{
+		opts:   opts,
+		chunks: make(chan *chunk, workers),
+		pool:   make(chan *[]byte, 2*workers+2),
+		inputs: make([]InputStats, len(opts.Inputs)),
+	}
+	for i := 0; i < cap(r.pool); i++ {
+		b := make([]byte, 0, opts.ChunkSize)
+		r.pool <- &b
+	}
+	for i, in := range opts.Inputs {
+		r.inputs[i].Name = in.Name
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	seqSink := newSink()
+	seq := newSequencer(seqSink, opts, stageSet)
+	batches := make(chan lrBatch, 4*workers)
+	seqDone := make(chan struct{})
+	go func() {
+		seq.run(batches)
+		close(seqDone)
+	}()
+
+	ws := make([]*worker, workers)
+	var wg sync.WaitGroup
+	for i := range ws {
+		w := newWorker(newSink(), opts, stageSet, len(opts.Inputs))
+		ws[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range r.chunks {
+				recs := w.process(c)
+				if c.buf != nil {
+					r.putBuf(c.buf)
+				}
+				batches <- lrBatch{seq: c.seq, recs: recs}
+			}
+		}()
+	}
+
+	readErr := r.run(ctx)
+	close(r.chunks)
+	wg.Wait()
+	close(batches)
+	<-seqDone
+	seq.flush()
+
+	st := &Stats{Inputs: r.inputs, Skipped: map[string]int64{}}
+	problems := r.problems
+	for _, w := range append(ws, &seq.worker) {
+		st.Events += w.events
+		st.Used += w.used
+		st.OtherStages += w.otherStages
+		st.OutOfRange += w.outOfRange
+		for k, v := range w.skipped {
+			st.Skipped[k] += v
+		}
+		for i := range w.perInput {
+			st.Inputs[i].Events += w.perInput[i].Events
+			st.Inputs[i].Skipped += w.perInput[i].Skipped
+			st.Inputs[i].Lines += w.perInput[i].Lines
+		}
+		problems = append(problems, w.problems...)
+	}
+	for k, v := range r.skipped {
+		st.Skipped[k] += v
+	}
+	for _, in := range st.Inputs {
+		st.Bytes += in.Bytes
+		st.Lines += in.Lines
+	}
+	sortProblems(problems, opts.Inputs)
+	if len(problems) > opts.MaxProblems {
+		problems = problems[:opts.MaxProblems]
+	}
+	st.Problems = problems
+	st.Elapsed = time.Since(start)
+	if readErr != nil {
+		return st, readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	return st, noEvents(st)
+}
+
+// noEvents fails inputs that were readable, held lines, and yet not one
+// audit event: the user pointed us at the wrong file.
+func noEvents(st *Stats) error {
+	var names []string
+	var first *Problem
+	for _, in := range st.Inputs {
+		if in.Events == 0 && in.Lines > 0 {
+			names = append(names, in.Name)
+			if first == nil {
+				for i := range st.Problems {
+					if st.Problems[i].File == in.Name {
+						first = &st.Problems[i]
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		if st.Events == 0 && st.Skipped[audit.SkipUnreadable] > 0 {
+			return fmt.Errorf("no input could be read (%s)", st.Problems[0])
+		}
+		return nil
+	}
+	return &NoEventsError{Inputs: names, First: first}
+}
+
+func sortProblems(ps []Problem, inputs []Input) {
+	idx := map[string]int{}
+	for i, in := range inputs {
+		idx[in.Name] = i
+	}
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if idx[a.File] != idx[b.File] {
+			return idx[a.File] < idx[b.File]
+		}
+		return a.Offset < b.Offset
+	})
+}
+
+// reader turns inputs into chunks of whole lines, in order.
+type reader struct {
+	opts     ReadOptions
+	chunks   chan *chunk
+	pool     chan *[]byte
+	seq      int64
+	inputs   []InputStats
+	problems []Problem
+	skipped  map[string]int64
+}
+
+func (r *reader) problem(p Problem) {
+	if r.skipped == nil {
+		r.skipped = map[string]int64{}
+	}
+	r.skipped[p.Reason]++
+	r.problems = append(r.problems, p)
+}
+
+func (r *reader) run(ctx context.Context) error {
+	for i, in := range r.opts.Inputs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rc, comp, err := openDecompressed(in)
+		r.inputs[i].Compression = comp
+		if err != nil {
+			r.problem(Problem{File: in.Name, Reason: audit.SkipUnreadable, Detail: err.Error()})
+			continue
+		}
+		rc, cri := containerLog(rc, r.opts.MaxLineSize)
+		if cri != nil {
+			r.inputs[i].Container = "CRI"
+		}
+		err = r.readStream(ctx, i, rc)
+		_ = rc.Close()
+		if cri != nil {
+			r.inputs[i].Stderr = cri.Stderr
+			if cri.TooLong > 0 {
+				if r.skipped == nil {
+					r.skipped = map[string]int64{}
+				}
+				r.skipped[audit.SkipTooLong] += cri.TooLong
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.problem(Problem{File: in.Name, Offset: r.inputs[i].Bytes, Reason: audit.SkipDamaged, Detail: describeStreamErr(err, comp)})
+		}
+	}
+	return nil
+}
+
+func describeStreamErr(err error, comp string) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) && comp != CompressionNone {
+		return fmt.Sprintf("truncated %s stream (%v); events before it were kept", comp, err)
+	}
+	return err.Error() + "; events before it were kept"
+}
+
+func (r *reader) send(c *chunk) {
+	c.seq = r.seq
+	r.seq++
+	r.chunks <- c
+}
+
+func (r *reader) getBuf() *[]byte {
+	b := <-r.pool
+	*b = (*b)[:0]
+	return b
+}
+
+// putBuf returns a buffer token to the pool. A buffer grown for a long line
+// is replaced so the pool's memory stays bounded.
+func (r *reader) putBuf(b *[]byte) {
+	if cap(*b) > 4*r.opts.ChunkSize {
+		*b = make([]byte, 0, r.opts.ChunkSize)
+	}
+	r.pool <- b
+}
+
+// readStream splits one decompressed stream into chunks that end on a line
+// boundary. A line longer than MaxLineSize is skipped (and counted) without
+// ever being held whole.
+func (r *reader) readStream(ctx context.Context, input int, src io.Reader) error {
+	st := &r.inputs[input]
+	var offset int64   // stream offset of buf[0]
+	var line int64 = 1 // line number of buf[0]
+	first := true
+	tok := r.getBuf()
+	discarding := false // inside a too-long line, dropping bytes up to its newline
+	var discardStart, discardLine int64
+	for {
+		if err := ctx.Err(); err != nil {
+			r.putBuf(tok)
+			return err
+		}
+		buf := *tok
+		if len(buf) == cap(buf) {
+			// No newline in a full buffer: a long line. Grow up to the limit,
+			// then drop it.
+			if len(buf) >= r.opts.MaxLineSize {
+				if !discarding {
+					discarding = true
+					discardStart, discardLine = offset, line
+				}
+				offset += int64(len(buf))
+				buf = buf[:0]
+			} else {
+				nb := make([]byte, len(buf), min(2*cap(buf), r.opts.MaxLineSize+r.opts.ChunkSize))
+				copy(nb, buf)
+				buf = nb
+			}
+		}
+		n, err := fill(src, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		*tok = buf
+		st.Bytes += int64(n)
+		eof := err != nil
+		if discarding {
+			i := bytes.IndexByte(buf, '\n')
+			if i < 0 && !eof {
+				offset += int64(len(buf))
+				*tok = buf[:0]
+				continue
+			}
+			if i < 0 {
+				i = len(buf) - 1
+			}
+			offset += int64(i + 1)
+			*tok = buf[:copy(buf, buf[i+1:])]
+			buf = *tok
+			discarding = false
+			st.Lines++
+			r.tooLong(input, discardStart, discardLine)
+			line = discardLine + 1
+		}
+		if first && len(buf) > 0 {
+			first = false
+			if looksLikeDocument(buf) {
+				return r.readDocument(input, src, tok, err)
+			}
+		}
+		cut := 0
+		damaged := eof && !errors.Is(err, io.EOF)
+		if eof && !damaged {
+			cut = len(buf)
+		} else if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			// On damage the partial line after the last newline is dropped:
+			// it is part of the damage, not a malformed event.
+			cut = i + 1
+		}
+		if cut > 0 {
+			next := r.getBuf()
+			*next = append(*next, buf[cut:]...)
+			data := buf[:cut]
+			r.send(&chunk{input: input, offset: offset, line: line, data: data, buf: tok})
+			offset += int64(cut)
+			line += int64(bytes.Count(data, []byte{'\n'}))
+			tok = next
+		}
+		if eof {
+			r.putBuf(tok)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			st.Bytes -= int64(len(buf) - cut) // report the damage where the last whole line ends
+			return err
+		}
+	}
+}
+
+// fill reads until b is full or the stream ends; io.EOF means a clean end,
+// any other error (a truncated gzip stream) is damage.
+func fill(src io.Reader, b []byte) (int, error) {
+	n, zero := 0, 0
+	for n < len(b) {
+		m, err := src.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			if zero++; zero > 100 {
+				return n, io.ErrNoProgress
+			}
+		}
+	}
+	return n, nil
+}
+
+func (r *reader) tooLong(input int, offset, line int64) {
+	p := Problem{File: r.opts.Inputs[input].Name, Line: line, Offset: offset, Reason: audit.SkipTooLong,
+		Detail: fmt.Sprintf("longer than %s (raise --max-line-size)", humanBytes(int64(r.opts.MaxLineSize)))}
+	r.problem(p)
+	r.inputs[input].Skipped++
+}
+
+// looksLikeDocument reports a pretty-printed JSON document (an EventList
+// saved from the webhook backend, or a JSON array of events) rather than
+// JSON lines.
+func looksLikeDocument(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return false
+	}
+	if b[0] == '[' {
+		return true
+	}
+	firstLine := b
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		firstLine = b[:i]
+	}
+	return string(bytes.TrimSpace(firstLine)) == "{"
+}
+
+func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr error) error {
+	st := &r.inputs[input]
+	doc := append([]byte(nil), *tok...)
+	r.putBuf(tok)
+	if readErr == nil {
+		rest, err := io.ReadAll(io.LimitReader(src, maxDocumentSize-int64(len(doc))+1))
+		st.Bytes += int64(len(rest))
+		doc = append(doc, rest...)
+		readErr = err
+		if int64(len(doc)) > maxDocumentSize {
+			r.problem(Problem{File: r.opts.Inputs[input].Name, Reason: audit.SkipTooLong,
+				Detail: fmt.Sprintf("JSON document larger than %s", humanBytes(maxDocumentSize))})
+			return nil
+		}
+	}
+	r.send(&chunk{input: input, line: 1, data: doc, doc: true})
+	if readErr != nil && !errors.Is(readErr, io.EOF) {
+		return readErr
+	}
+	return nil
+}
+
+// worker decodes chunks and feeds its sink.
+type worker struct {
+	sink        audit.Sink
+	dec         audit.Decoder
+	opts        ReadOptions
+	stageSet    map[string]bool
+	events      int64
+	used        int64
+	otherStages int64
+	outOfRange  int64
+	skipped     map[string]int64
+	perInput    []InputStats
+	problems    []Problem
+	recs        []lrRecord
+	cur         *chunk
+}
+
+func newWorker(sink audit.Sink, opts ReadOptions, stageSet map[string]bool, inputs int) *worker {
+	w := &worker{sink: sink, opts: opts, stageSet: stageSet, skipped: map[string]int64{}, perInput: make([]InputStats, inputs)}
+	w.dec.Emit = w.route
+	return w
+}
+
+// process decodes one chunk and returns the events held for the sequencer.
+func (w *worker) process(c *chunk) []lrRecord {
+	w.cur = c
+	w.recs = nil
+	name := w.opts.Inputs[c.input].Name
+	if c.doc {
+		w.perInput[c.input].Lines++
+		_, derr := w.dec.Decode(c.data, audit.Position{File: name})
+		if derr == nil {
+			return w.recs
+		}
+		if derr.Reason != audit.SkipMalformed {
+			w.skip(c.input, Problem{File: name, Line: 1, Reason: derr.Reason, Detail: derr.Detail})
+			return w.recs
+		}
+		// Not one document after all: read it as lines.
+	}
+	data := c.data
+	off := c.offset
+	line := c.line
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		var l []byte
+		if i < 0 {
+			l, data = data, nil
+		} else {
+			l, data = data[:i], data[i+1:]
+		}
+		lineOff := off
+		off += int64(len(l)) + 1
+		lineNo := line
+		line++
+		if len(l) > 0 && l[len(l)-1] == '\r' {
+			l = l[:len(l)-1]
+		}
+		if isBlank(l) {
+			continue
+		}
+		w.perInput[c.input].Lines++
+		_, derr := w.dec.Decode(l, audit.Position{File: name, Offset: lineOff})
+		if derr != nil {
+			w.skip(c.input, Problem{File: name, Line: lineNo, Offset: lineOff, Reason: derr.Reason, Detail: derr.Detail})
+		}
+	}
+	return w.recs
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *worker) skip(input int, p Problem) {
+	w.skipped[p.Reason]++
+	w.perInput[input].Skipped++
+	// Keep only the earliest problems: workers see chunks out of order, so
+	// keep a sorted, bounded list and merge at the end.
+	if len(w.problems) < w.opts.MaxProblems {
+		w.problems = append(w.problems, p)
+		return
+	}
+}
+
+// route decides what happens to a decoded event.
+func (w *worker) route(e *audit.Event) {
+	w.events++
+	w.perInput[w.cur.input].Events++
+	if w.stageSet != nil {
+		if !w.stageSet[e.Stage] {
+			w.otherStages++
+			return
+		}
+		w.deliver(e)
+		return
+	}
+	switch e.Stage {
+	case audit.StageResponseComplete, audit.StagePanic, audit.StageResponseStarted:
+		// Only long-running requests log more than one of these stages.
+		// A ResponseStarted of any other request is final: kube-apiserver
+		// logs failed authentications (401) with that stage alone.
+		if !e.LongRunning() {
+			w.deliver(e)
+			return
+		}
+	default:
+		w.otherStages++
+		return
+	}
+	w.recs = append(w.recs, lrRecord{
+		auditID: strings.Clone(e.AuditID),
+		rank:    stageRank(e.Stage),
+		pos:     e.Source,
+		raw:     e.AppendJSON(nil),
+	})
+}
+
+func (w *worker) deliver(e *audit.Event) {
+	if !w.opts.Since.IsZero() && e.Received.Before(w.opts.Since) ||
+		!w.opts.Until.IsZero() && !e.Received.Before(w.opts.Until) {
+		w.outOfRange++
+		return
+	}
+	w.used++
+	w.sink.Event(e)
+}
+
+// sequencer resolves the stages of long-running requests in input order,
+// whatever order the workers finish their chunks in.
+type sequencer struct {
+	worker
+	// ev is the view held events are re-read into.
+	ev      audit.Event
+	next    int64
+	waiting map[int64][]lrRecord
+	pending map[string]int // auditID -> index in order
+	order   []lrRecord
+	// recent remembers completed long-running requests, in case a
+	// ResponseStarted event comes after its ResponseComplete (webhook
+	// batches can reorder); bounded so memory stays flat.
+	recent     map[string]struct{}
+	recentRing []string
+	recentNext int
+}
+
+const recentCompleted = 1 << 16
+
+func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *sequencer {
+	s := &sequencer{
+		worker:  *newWorker(sink, opts, stageSet, len(opts.Inputs)),
+		waiting: map[int64][]lrRecord{},
+		pending: map[string]int{},
+		recent:  map[string]struct{}{},
+	}
+	return s
+}
+
+func (s *sequencer) run(batches <-chan lrBatch) {
+	for b := range batches {
+		s.waiting[b.seq] = b.recs
+		for {
+			recs, ok := s.waiting[s.next]
+			if !ok {
+				break
+			}
+			delete(s.waiting, s.next)
+			s.next++
+			for _, rec := range recs {
+				s.resolve(rec)
+			}
+		}
+	}
+}
+
+func (s *sequencer) resolve(rec lrRecord) {
+	if i, ok := s.pending[rec.auditID]; ok {
+		held := &s.order[i]
+		s.otherStages++
+		if rec.rank > held.rank {
+			*held = rec
+		}
+		if rec.rank == 3 {
+			s.emit(*held)
+			held.raw = nil
+			delete(s.pending, rec.auditID)
+			s.remember(rec.auditID)
+		}
+		s.compact()
+		return
+	}
+	if _, done := s.recent[rec.auditID]; done {
+		s.otherStages++
+		return
+	}
+	if rec.rank == 3 {
+		s.emit(rec)
+		s.remember(rec.auditID)
+		return
+	}
+	s.pending[rec.auditID] = len(s.order)
+	s.order = append(s.order, rec)
+}
+
+func (s *sequencer) remember(id string) {
+	if len(s.recentRing) < recentCompleted {
+		s.recentRing = append(s.recentRing, id)
+	} else {
+		delete(s.recent, s.recentRing[s.recentNext])
+		s.recentRing[s.recentNext] = id
+		s.recentNext = (s.recentNext + 1) % recentCompleted
+	}
+	s.recent[id] = struct{}{}
+}
+
+// compact drops resolved records from the front of order so it does not
+// grow with the input.
+func (s *sequencer) compact() {
+	drop := 0
+	for drop < len(s.order) && s.order[drop].raw == nil {
+		drop++
+	}
+	if drop < 1024 && drop < len(s.order) {
+		return
+	}
+	s.order = append(s.order[:0], s.order[drop:]...)
+	for id, i := range s.pending {
+		s.pending[id] = i - drop
+	}
+}
+
+// emit re-decodes a held event and delivers it.
+func (s *sequencer) emit(rec lrRecord) {
+	if s.ev.Scan(rec.raw) {
+		s.ev.Source = rec.pos
+		s.deliver(&s.ev)
+	}
+}
+
+// flush delivers requests that never completed within the input
+// (watches still open when the log ends), in input order.
+func (s *sequencer) flush() {
+	for _, rec := range s.order {
+		if rec.raw != nil {
+			s.emit(rec)
+		}
+	}
+	s.order = nil
+	s.pending = nil
+}
