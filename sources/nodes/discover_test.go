@@ -19,14 +19,14 @@ type nodeFixture struct {
 
 func TestDiscover(t *testing.T) {
 	kubeadm := map[string]string{
-		"kubernetes/audit/audit.log":                             "live\n",
-		"kubernetes/audit/audit-2026-11-24T10-00-00.000.log.gz":  "gz1",
-		"kubernetes/audit/audit-2026-11-24T09-00-00.000.log.gz":  "gz0",
-		"kubernetes/audit/audit-2026-11-24T11-00-00.000.log":     "plain2\n",
-		"kubernetes/audit/.audit.log.swp":                        "x",
-		"pods/":                                                  "",
-		"containers/kube-apiserver-cp-1_kube-system_x-123.log":   "cri",
-		"kubernetes/kube-apiserver.log":                          "not audit",
+		"kubernetes/audit/audit.log":                              "live\n",
+		"kubernetes/audit/audit-2026-11-24T10-00-00.000.log.gz":   "gz1",
+		"kubernetes/audit/audit-2026-11-24T09-00-00.000.log.gz":   "gz0",
+		"kubernetes/audit/audit-2026-11-24T11-00-00.000.log":      "plain2\n",
+		"kubernetes/audit/.audit.log.swp":                         "x",
+		"pods/":                                                   "",
+		"containers/kube-apiserver-cp-1_kube-system_x-123.log":    "cri",
+		"kubernetes/kube-apiserver.log":                           "not audit",
 		"kubernetes/audit/audit-2026-11-24T11-00-00.000.log.lock": "",
 	}
 	tests := []struct {
