@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 
@@ -22,28 +23,41 @@ type VersionInfo struct {
 	Version   string `json:"version"`
 	Commit    string `json:"commit,omitempty"`
 	Date      string `json:"date,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
 	GoVersion string `json:"goVersion"`
 	Platform  string `json:"platform"`
 }
 
-// Version returns the build's version: the ldflags stamp, else the module
-// version from `go install ...@vX`, else the VCS revision.
+// Version returns the build's version: the ldflags stamp of a release
+// build; else the module version of `go install ...@vX.Y.Z`; else "dev", with
+// the VCS revision, time and modified flag when Go recorded them (a build in
+// a git checkout, with -buildvcs).
 func Version() VersionInfo {
-	v := VersionInfo{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(version, commit, date, bi)
+}
+
+// versionOf is Version for given ldflags stamps and build info (nil when
+// the binary has none).
+func versionOf(ldVersion, ldCommit, ldDate string, bi *debug.BuildInfo) VersionInfo {
+	v := VersionInfo{Version: ldVersion, Commit: ldCommit, Date: ldDate, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if bi != nil {
+		if v.Version == "" && isRelease(bi.Main.Version) {
 			v.Version = bi.Main.Version
 		}
+		stamped := v.Commit != ""
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				if v.Commit == "" {
+				if !stamped {
 					v.Commit = s.Value
 				}
 			case "vcs.time":
 				if v.Date == "" {
 					v.Date = s.Value
 				}
+			case "vcs.modified":
+				v.Modified = !stamped && s.Value == "true"
 			}
 		}
 	}
@@ -51,6 +65,21 @@ func Version() VersionInfo {
 		v.Version = "dev"
 	}
 	return v
+}
+
+var (
+	// semver is a release or pre-release version, without build metadata
+	// (Go marks a build of a modified tree "+dirty").
+	semver = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+	// pseudoVersion is golang.org/x/mod/module's pattern of a pseudo-version,
+	// which Go stamps on a build of a commit that is not a tag.
+	pseudoVersion = regexp.MustCompile(`^v[0-9]+\.(0\.0-|[0-9]+\.[0-9]+-([^+]*\.)?0\.)[0-9]{14}-[A-Za-z0-9]+(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+)
+
+// isRelease tells whether a module version is that of a tag: not
+// "(devel)", not a pseudo-version, not a modified tree.
+func isRelease(v string) bool {
+	return semver.MatchString(v) && !pseudoVersion.MatchString(v)
 }
 
 // NewCmdVersion builds "kubectl audit version".
@@ -64,7 +93,11 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 			v := Version()
 			switch output {
 			case "":
-				fmt.Fprintf(streams.Out, "kubectl audit %s (commit %s, %s, %s)\n", v.Version, orNone(v.Commit), v.GoVersion, v.Platform)
+				modified := ""
+				if v.Modified {
+					modified = ", modified"
+				}
+				fmt.Fprintf(streams.Out, "kubectl audit %s (commit %s%s, %s, %s)\n", v.Version, orNone(v.Commit), modified, v.GoVersion, v.Platform)
 			case "json":
 				enc := json.NewEncoder(streams.Out)
 				enc.SetIndent("", "  ")
