@@ -239,33 +239,6 @@ func collectAll(v *fastjson.Value, path []string, out *[]any) {
 	collectAll(v.Get(path[0]), path[1:], out)
 }
 
-// PolicyRuleOf spells the RBAC rule an event's request needed, in the flow
-// YAML of a Role's rules: {apiGroups: [""], resources: ["pods/exec"], verbs: ["create"]}.
-func PolicyRuleOf(e *Event) string {
-	var b strings.Builder
-	r := e.ObjectRef
-	if r.Resource == "" {
-		b.WriteString(`{nonResourceURLs: [`)
-		b.WriteString(strconv.Quote(pathOf(e.RequestURI)))
-		b.WriteString(`], verbs: [`)
-		b.WriteString(strconv.Quote(e.Verb))
-		b.WriteString(`]}`)
-		return b.String()
-	}
-	res := r.Resource
-	if r.Subresource != "" {
-		res += "/" + r.Subresource
-	}
-	b.WriteString(`{apiGroups: [`)
-	b.WriteString(strconv.Quote(r.APIGroup))
-	b.WriteString(`], resources: [`)
-	b.WriteString(strconv.Quote(res))
-	b.WriteString(`], verbs: [`)
-	b.WriteString(strconv.Quote(e.Verb))
-	b.WriteString(`]}`)
-	return b.String()
-}
-
 const mutationAnnotationPrefix = "mutation.webhook.admission.k8s.io/round_"
 
 // mutatingWebhooks reads the mutation.webhook.admission.k8s.io/round_*

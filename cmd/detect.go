@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/cluster"
 	"github.com/kubectl-audit/kubectl-audit/cluster/apiserverlog"
 	"github.com/kubectl-audit/kubectl-audit/detectors"
+	"github.com/kubectl-audit/kubectl-audit/report/sarif"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
 	"github.com/kubectl-audit/kubectl-audit/sources"
@@ -57,7 +58,7 @@ type DetectOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 	linker      *cluster.Linker
 	authLogs    []*apiserverlog.Log
-	auth        *authReasons
+	auth        *apiserverlog.Joiner
 	readOpts    sources.ReadOptions
 	set         *rules.Set
 	failOn      rules.Severity
@@ -203,18 +204,15 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	}
 	selected := o.selected()
 	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.OneRotatedSet(o.readOpts.Inputs)}
-	if len(o.readOpts.Stages) == 0 {
-		o.readOpts.Stages = detectors.DetectStages
-		dopts.CountOnce = true
-	}
+	o.readOpts.Stages, dopts.CountOnce = detectors.StagesFor(o.readOpts.Stages)
 	eng, err := detectors.New(selected, dopts)
 	if err != nil {
 		return err
 	}
 	newSink := eng.NewSink
 	if len(o.authLogs) > 0 {
-		o.auth = &authReasons{}
-		newSink = o.auth.wrap(eng.NewSink, o.authLogs)
+		o.auth = apiserverlog.NewJoiner(o.authLogs)
+		newSink = o.auth.Wrap(eng.NewSink)
 	}
 	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, newSink)
 	if err != nil {
@@ -253,7 +251,7 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 func (o *DetectOptions) print(ctx context.Context, res *detectors.Result, selected []*rules.Rule) error {
 	switch o.Output {
 	case "sarif":
-		return writeData(o.Out, "json", sarifOf(res, selected))
+		return writeData(o.Out, "json", sarif.Of(res, selected, Version().Version))
 	case "rbac":
 		var l *cluster.Linker
 		if o.linker != nil {
@@ -276,11 +274,12 @@ func (o *DetectOptions) print(ctx context.Context, res *detectors.Result, select
 	linked := linkedResult{Result: res, Findings: linkFindings(ctx, o.linker, res.Findings)}
 	if o.auth != nil {
 		for i := range linked.Findings {
-			if ip := linked.Findings[i].Key["sourceIP"]; ip != "" {
-				linked.Findings[i].AuthenticationErrors = o.auth.forIP(ip)
+			f := &linked.Findings[i]
+			if ip := f.Key[cluster.KeySourceIP]; ip != "" {
+				f.AuthenticationErrors = o.auth.Reasons(ip, f.First, f.Last)
 			}
 		}
-		found, total := o.auth.totals()
+		found, total := o.auth.Totals()
 		fmt.Fprintf(o.ErrOut, "apiserver log: %d of %d failed authentications joined to their reason\n", found, total)
 	}
 	if linked.Findings == nil {
@@ -340,108 +339,4 @@ func printFindings(w io.Writer, fs []detectors.Finding, wide bool) error {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// SARIF 2.1.0, the subset code-scanning tools read.
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
-}
-
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
-}
-
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	Version        string      `json:"version,omitempty"`
-	InformationURI string      `json:"informationUri"`
-	Rules          []sarifRule `json:"rules"`
-}
-
-type sarifText struct {
-	Text string `json:"text"`
-}
-
-type sarifRule struct {
-	ID                   string         `json:"id"`
-	Name                 string         `json:"name"`
-	ShortDescription     sarifText      `json:"shortDescription"`
-	FullDescription      sarifText      `json:"fullDescription"`
-	DefaultConfiguration map[string]any `json:"defaultConfiguration"`
-	Properties           map[string]any `json:"properties"`
-}
-
-type sarifResult struct {
-	RuleID              string            `json:"ruleId"`
-	RuleIndex           int               `json:"ruleIndex"`
-	Level               string            `json:"level"`
-	Message             sarifText         `json:"message"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
-	Locations           []sarifLocation   `json:"locations,omitempty"`
-	Properties          map[string]any    `json:"properties"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
-}
-
-type sarifPhysical struct {
-	ArtifactLocation map[string]string `json:"artifactLocation"`
-	Region           map[string]int64  `json:"region"`
-}
-
-func sarifLevel(s rules.Severity) string {
-	switch {
-	case s >= rules.SeverityHigh:
-		return "error"
-	case s == rules.SeverityMedium:
-		return "warning"
-	}
-	return "note"
-}
-
-func sarifOf(res *detectors.Result, selected []*rules.Rule) sarifLog {
-	driver := sarifDriver{Name: "kubectl-audit", Version: Version().Version,
-		InformationURI: "https://github.com/kubectl-audit/kubectl-audit"}
-	index := map[string]int{}
-	for i, r := range selected {
-		index[r.ID] = i
-		desc := oneLine(r.Description)
-		if desc == "" {
-			desc = r.Title
-		}
-		driver.Rules = append(driver.Rules, sarifRule{
-			ID: r.ID, Name: r.ID, ShortDescription: sarifText{r.Title}, FullDescription: sarifText{desc},
-			DefaultConfiguration: map[string]any{"level": sarifLevel(r.Severity)},
-			Properties:           map[string]any{"tags": append([]string{}, r.Tags...), "severity": r.Severity.String(), "needs": r.Needs},
-		})
-	}
-	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
-	for _, f := range res.Findings {
-		props := map[string]any{"key": f.Key, "count": f.Count, "first": f.First, "last": f.Last, "evidence": f.Evidence}
-		if f.Advice != "" {
-			props["advice"] = oneLine(f.Advice)
-		}
-		if f.WindowStart != nil {
-			props["windowStart"], props["windowEnd"] = f.WindowStart, f.WindowEnd
-		}
-		r := sarifResult{RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Level),
-			Message:             sarifText{oneLine(f.Summary)},
-			PartialFingerprints: map[string]string{"kubectlAudit/v1": f.Fingerprint}, Properties: props}
-		if f.Location != nil && f.Location.File != sources.StdinName {
-			r.Locations = []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: map[string]string{"uri": f.Location.File},
-				Region:           map[string]int64{"byteOffset": f.Location.Offset},
-			}}}
-		}
-		run.Results = append(run.Results, r)
-	}
-	return sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
 }

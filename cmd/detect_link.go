@@ -28,11 +28,8 @@ type linkedFinding struct {
 	AuthenticationErrors []string `json:"authenticationErrors,omitempty"`
 }
 
-// linkFindings looks up, for each finding, the live objects its key and
-// values name: the Node or Pod behind a source IP, the ServiceAccount (and
-// its pods and workload) or Node behind a user, the object of an objectRef,
-// the webhook configurations that mutated it. The linker lists each
-// resource type at most once per run.
+// linkFindings ties each finding to the live objects behind it
+// (cluster.Linker.LinksFor), or says why it is not linked.
 func linkFindings(ctx context.Context, l *cluster.Linker, fs []detectors.Finding) []linkedFinding {
 	out := make([]linkedFinding, len(fs))
 	ok, why := false, "--no-link"
@@ -48,73 +45,10 @@ func linkFindings(ctx context.Context, l *cluster.Linker, fs []detectors.Finding
 			out[i].LinkStatus = "not linked: " + why
 			continue
 		}
-		var links []cluster.Link
-		if ip := f.Key["sourceIP"]; ip != "" {
-			links = append(links, l.SourceIP(ctx, ip))
-		}
-		if u := f.Key["user"]; u != "" {
-			links = append(links, l.User(ctx, u, "")...)
-		}
-		if n := f.Key["node"]; n != "" {
-			links = append(links, l.Node(ctx, n))
-		}
-		if q, ok := objectQuery(f.Key); ok {
-			links = append(links, l.Object(ctx, q))
-		}
-		for _, w := range stringValues(f.Values["webhooks"]) {
-			conf, hook, _ := strings.Cut(w, "/")
-			links = append(links, l.Webhook(ctx, conf, hook))
-		}
-		out[i].Links = dedupeLinks(links)
+		out[i].Links = l.LinksFor(ctx, f.Key, f.Values)
 		if len(out[i].Links) == 0 {
 			out[i].LinkStatus = "nothing to link"
 		}
-	}
-	return out
-}
-
-// objectQuery reads an objectRef from a finding's key: resourceKey
-// ("pods", "deployments.apps", "nodes/status") with namespace and name.
-func objectQuery(key map[string]string) (cluster.ObjectQuery, bool) {
-	rk, name := key["resourceKey"], key["name"]
-	if rk == "" || name == "" || strings.HasPrefix(rk, "/") {
-		return cluster.ObjectQuery{}, false
-	}
-	rk, _, _ = strings.Cut(rk, "/") // the object of a subresource call
-	resource, group, _ := strings.Cut(rk, ".")
-	return cluster.ObjectQuery{Group: group, Resource: resource, Namespace: key["namespace"], Name: name}, true
-}
-
-func stringValues(v any) []string {
-	switch x := v.(type) {
-	case []string:
-		return x
-	case []any:
-		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	case string:
-		if x != "" {
-			return []string{x}
-		}
-	}
-	return nil
-}
-
-func dedupeLinks(links []cluster.Link) []cluster.Link {
-	seen := map[string]bool{}
-	var out []cluster.Link
-	for _, l := range links {
-		k := l.Kind + "/" + l.Namespace + "/" + l.Name
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, l)
 	}
 	return out
 }

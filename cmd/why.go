@@ -211,58 +211,14 @@ func (o *WhyOptions) Run(ctx context.Context) error {
 	}
 	res := WhyResult{Timeline: tl}
 	if o.linker != nil {
-		live := o.live(ctx, tl)
+		live := o.linker.TimelineObject(ctx, o.hist.Resource, tl)
 		res.Live = &live
-		res.LiveAuthorization, res.LiveWebhooks = o.liveReasons(ctx, tl)
+		res.LiveAuthorization, res.LiveWebhooks = o.linker.TimelineReasons(ctx, tl)
 	}
 	if err := printWhy(o.Out, o.Output, &res, o.Owners); err != nil {
 		return err
 	}
 	return o.Read.StrictError(st)
-}
-
-// live looks the object up: "gone" when the log's last uid is not the live
-// one.
-func (o *WhyOptions) live(ctx context.Context, tl *why.Timeline) cluster.Link {
-	uid := ""
-	if len(tl.UIDs) > 0 {
-		uid = tl.UIDs[len(tl.UIDs)-1]
-	}
-	r := o.hist.Resource
-	l := o.linker.Object(ctx, cluster.ObjectQuery{Group: r.Group, Version: r.Version, Resource: r.Resource,
-		Namespace: tl.Object.Namespace, Name: tl.Object.Name, UID: uid})
-	if l.Kind == r.Resource && r.Kind != "" {
-		l.Kind = r.Kind
-	}
-	return l
-}
-
-// liveReasons links each distinct RBAC binding and mutating webhook
-// configuration the timeline names to what is in the cluster now.
-func (o *WhyOptions) liveReasons(ctx context.Context, tl *why.Timeline) (authz, hooks []cluster.Link) {
-	if ok, _ := o.linker.Available(); !ok {
-		return nil, nil
-	}
-	seen := map[string]bool{}
-	for _, e := range tl.Entries {
-		if a := e.Authorization; a != nil && a.BindingName != "" {
-			b := cluster.Binding{Kind: a.BindingKind, Name: a.BindingName, Namespace: a.BindingNamespace, RoleKind: a.RoleKind,
-				RoleName: a.RoleName, SubjectKind: a.SubjectKind, SubjectName: a.SubjectName, SubjectNamespace: a.SubjectNamespace}
-			key := fmt.Sprintf("%+v", b)
-			if !seen[key] {
-				seen[key] = true
-				authz = append(authz, o.linker.RBAC(ctx, b)...)
-			}
-		}
-		for _, w := range e.Webhooks {
-			key := "webhook/" + w.Configuration + "/" + w.Webhook
-			if w.Configuration != "" && !seen[key] {
-				seen[key] = true
-				hooks = append(hooks, o.linker.Webhook(ctx, w.Configuration, w.Webhook))
-			}
-		}
-	}
-	return dedupeLinks(authz), hooks
 }
 
 // liveLine is the last line of the table: the object now.

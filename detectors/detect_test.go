@@ -265,3 +265,47 @@ func FuzzShippedRules(f *testing.F) {
 		eng.Finish()
 	})
 }
+
+// TestExpressionErrorsReported: a match, a group_by and an aggregate
+// argument that fail at run time are counted per rule and reported with
+// the first message, never dropped silently.
+func TestExpressionErrorsReported(t *testing.T) {
+	rule := `
+- id: bad-match
+  title: bad match
+  severity: low
+  match: verb == "create" && get("requestObject.spec.replicas") > 2
+  summary: "{{.count}}"
+- id: bad-group
+  title: bad group
+  severity: low
+  match: verb == "create"
+  group_by:
+    - replicas: string(int(get("requestObject.spec.replicas")))
+  summary: "{{.count}}"
+- id: bad-agg
+  title: bad agg
+  severity: low
+  match: verb == "create"
+  values:
+    replicas: max(float(get("requestObject.spec.replicas")))
+  summary: "{{.count}}"
+`
+	events := `
+- {repeat: 3, user: alice, verb: create, objectRef: {resource: deployments, apiGroup: apps, namespace: demo}}
+`
+	res := run(t, rule, events, 2, detectors.Options{})
+	want := []string{
+		"rule bad-match: match failed on 3 events, which the rule did not see (first: invalid operation: <nil> > int (1:56))",
+		"rule bad-group: group_by failed on 3 events, which were not counted (first: ",
+		"rule bad-agg: an aggregate's argument failed on 3 events, counted as no value (first: invalid operation: float(<nil>) (1:1))",
+	}
+	if len(res.Warnings) != len(want) {
+		t.Fatalf("warnings = %q, want %d", res.Warnings, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(res.Warnings[i], w) {
+			t.Errorf("warning %d = %q, want prefix %q", i, res.Warnings[i], w)
+		}
+	}
+}

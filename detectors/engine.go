@@ -16,6 +16,16 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/rules"
 )
 
+// StagesFor returns the stages the reader must deliver to an Engine for
+// the user's --stage choice (nil: count each request once) and the Options'
+// CountOnce that goes with it; the two must be set together.
+func StagesFor(user []string) (readStages []string, countOnce bool) {
+	if len(user) == 0 {
+		return DetectStages, true
+	}
+	return user, false
+}
+
 // Options tune the runtime.
 type Options struct {
 	// MaxGroups caps the groups held open at once, across rules and
@@ -153,13 +163,14 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 // NewSink returns a sink for one reading goroutine.
 func (e *Engine) NewSink() audit.Sink {
 	s := &Sink{
-		e:     e,
-		env:   audit.NewExprEnv(),
-		m:     newBitset(len(e.idx.owner)),
-		open:  make([][]*window, len(e.comp)),
-		blind: make([]blindCount, len(e.comp)),
-		minT:  1<<63 - 1,
-		maxT:  -1 << 63,
+		e:        e,
+		env:      audit.NewExprEnv(),
+		m:        newBitset(len(e.idx.owner)),
+		open:     make([][]*window, len(e.comp)),
+		blind:    make([]blindCount, len(e.comp)),
+		exprErrs: make([]exprErrors, len(e.comp)),
+		minT:     1<<63 - 1,
+		maxT:     -1 << 63,
 	}
 	s.env.Require(e.envNames)
 	// Getters are the fast paths of plain-field keys and aggregate
@@ -214,6 +225,39 @@ type Sink struct {
 	aggBuf                     []any
 	lastFile                   string
 	lastFileIdx                uint32
+	// exprErrs counts, per rule, expressions that failed on an event.
+	exprErrs []exprErrors
+}
+
+// exprErrors counts one rule's expressions that failed at run time, with
+// the first message of each kind: nothing a rule fails on is dropped
+// without a word.
+type exprErrors struct {
+	match, groupBy, agg                int64
+	firstMatch, firstGroupBy, firstAgg string
+}
+
+// firstLine keeps an expr error's message without its source excerpt.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func (x *exprErrors) add(o exprErrors) {
+	if x.firstMatch == "" {
+		x.firstMatch = o.firstMatch
+	}
+	if x.firstGroupBy == "" {
+		x.firstGroupBy = o.firstGroupBy
+	}
+	if x.firstAgg == "" {
+		x.firstAgg = o.firstAgg
+	}
+	x.match += o.match
+	x.groupBy += o.groupBy
+	x.agg += o.agg
 }
 
 type ipSeen struct {
@@ -295,6 +339,10 @@ func (s *Sink) Event(ev *audit.Event) {
 				}
 				out, err := s.vm.Run(c.Match, s.env)
 				if err != nil {
+					x := &s.exprErrs[i]
+					if x.match++; x.firstMatch == "" {
+						x.firstMatch = firstLine(err.Error())
+					}
 					continue
 				}
 				if b, _ := out.(bool); !b {
@@ -357,6 +405,10 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 			}
 			out, err := s.vm.Run(key.Prog, s.env)
 			if err != nil {
+				x := &s.exprErrs[i]
+				if x.groupBy++; x.firstGroupBy == "" {
+					x.firstGroupBy = firstLine(err.Error())
+				}
 				return
 			}
 			v = scalarString(out)
@@ -384,6 +436,10 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 			}
 			out, err := s.vm.Run(ag.Arg, s.env)
 			if err != nil {
+				x := &s.exprErrs[i]
+				if x.agg++; x.firstAgg == "" {
+					x.firstAgg = firstLine(err.Error())
+				}
 				out = nil
 			}
 			aggVals[a] = out

@@ -265,8 +265,23 @@ func (e *Engine) Finish() *Result {
 	}
 	sortFindings(res.Findings)
 	res.Blind = e.blindness()
+	exprErrs := make([]exprErrors, len(e.rules))
+	for _, s := range e.sinks {
+		for i := range s.exprErrs {
+			exprErrs[i].add(s.exprErrs[i])
+		}
+	}
 	for i, m := range e.merged {
 		id := e.rules[i].ID
+		if x := exprErrs[i]; x.match > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: match failed on %d events, which the rule did not see (first: %s)", id, x.match, x.firstMatch))
+		}
+		if x := exprErrs[i]; x.groupBy > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: group_by failed on %d events, which were not counted (first: %s)", id, x.groupBy, x.firstGroupBy))
+		}
+		if x := exprErrs[i]; x.agg > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: an aggregate's argument failed on %d events, counted as no value (first: %s)", id, x.agg, x.firstAgg))
+		}
 		if m.dropped > 0 {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: %d events not counted: more than %d groups were open at once (raise --max-groups, or narrow the rule's group_by)", id, m.dropped, e.opts.MaxGroups))
 		}

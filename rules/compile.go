@@ -653,6 +653,27 @@ var TemplateFuncs = template.FuncMap{
 		}
 		return fmt.Sprint(v)
 	},
+	// namespaces joins a values(namespace) list, naming the cluster scope
+	// (the empty namespace) "all namespaces".
+	"namespaces": func(v any) string {
+		var parts []string
+		switch x := v.(type) {
+		case []string:
+			parts = append(parts, x...)
+		case []any:
+			for _, e := range x {
+				parts = append(parts, fmt.Sprint(e))
+			}
+		default:
+			parts = append(parts, fmt.Sprint(v))
+		}
+		for i, p := range parts {
+			if p == "" {
+				parts[i] = "all namespaces"
+			}
+		}
+		return strings.Join(parts, ", ")
+	},
 	"seconds": func(v any) string {
 		switch x := v.(type) {
 		case float64:
