@@ -112,6 +112,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error,
 		},
 	}
 	o.Read.AddFlags(c.Flags())
+	o.Read.Nodes.Cluster = configFlags
 	c.Flags().StringVarP(&o.Output, "output", "o", o.Output, "output format: table, wide, json, yaml, sarif, or rbac (the Role/ClusterRole and binding that would allow what RBAC denied, minus what the live cluster already allows)")
 	c.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "exit with code 2 if a finding has this severity or higher: "+strings.Join(rules.SeverityNames(), ", "))
 	c.Flags().StringSliceVar(&o.Rules, "rules", o.Rules, "rule files or directories to load besides the shipped rules (repeatable)")

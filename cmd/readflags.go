@@ -24,6 +24,8 @@ type ReadFlags struct {
 	MaxLineSize string
 	Strict      bool
 	Quiet       bool
+	// Nodes reads from control-plane nodes (--from).
+	Nodes NodeFlags
 }
 
 // NewReadFlags returns the defaults.
@@ -43,13 +45,14 @@ func (f *ReadFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.MaxLineSize, "max-line-size", f.MaxLineSize, "longest event line read; longer lines are skipped and counted")
 	fs.BoolVar(&f.Strict, "strict", f.Strict, "exit with code 3 if any input line was skipped")
 	fs.BoolVarP(&f.Quiet, "quiet", "q", f.Quiet, "do not print the reading summary on stderr (problems are still reported)")
+	f.Nodes.AddFlags(fs)
 }
 
 // ToOptions validates the flags and resolves the inputs.
 func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (sources.ReadOptions, error) {
 	var o sources.ReadOptions
-	if len(f.Filenames) == 0 {
-		return o, fmt.Errorf("no input: give audit log files with -f (or -f - for stdin)")
+	if len(f.Filenames) == 0 && !f.Nodes.Requested() {
+		return o, fmt.Errorf("no input: give audit log files with -f (or -f - for stdin), or read the control-plane nodes' with --from nodes")
 	}
 	var err error
 	if o.Since, err = ParseTimeBound(f.Since, now); err != nil {
@@ -81,10 +84,16 @@ func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (sources.ReadOptions,
 		return o, fmt.Errorf("--max-line-size: want a size like 16Mi or 64Mi, at least 1Ki, got %q", f.MaxLineSize)
 	}
 	o.MaxLineSize = int(q.Value())
-	o.Inputs, err = sources.ResolveInputs(f.Filenames, in)
+	if len(f.Filenames) > 0 {
+		if o.Inputs, err = sources.ResolveInputs(f.Filenames, in); err != nil {
+			return o, err
+		}
+	}
+	nodeInputs, err := f.Nodes.Inputs(context.Background(), o.Since, o.Until)
 	if err != nil {
 		return o, err
 	}
+	o.Inputs = append(o.Inputs, nodeInputs...)
 	return o, nil
 }
 
@@ -129,8 +138,9 @@ func (f *ReadFlags) Report(st *sources.Stats, errOut io.Writer) {
 	if skipped > int64(len(st.Problems)) && len(st.Problems) > 0 {
 		fmt.Fprintf(errOut, "warning: ... %d more skipped lines not shown\n", skipped-int64(len(st.Problems)))
 	}
-	if !f.Quiet || skipped > 0 {
-		fmt.Fprintf(errOut, "%s\n", st.Summary())
+	f.Nodes.Report(st, errOut, f.Quiet)
+	if !f.Quiet || skipped > 0 || f.Nodes.Failed() > 0 {
+		fmt.Fprintf(errOut, "%s%s\n", st.Summary(), f.Nodes.SummarySuffix())
 	}
 	if st.Events > 0 && st.Used == 0 && st.OtherStages == st.Events {
 		fmt.Fprintf(errOut, "warning: none of the %d events is of a stage in use (--stage %s); a log written with only RequestReceived needs --stage RequestReceived\n", st.Events, f.Stage)
@@ -141,6 +151,9 @@ func (f *ReadFlags) Report(st *sources.Stats, errOut io.Writer) {
 func (f *ReadFlags) StrictError(st *sources.Stats) error {
 	if f.Strict && st != nil && st.SkippedTotal() > 0 {
 		return &ExitCodeError{Code: ExitSkipped, Err: fmt.Errorf("--strict: %d input lines were skipped", st.SkippedTotal())}
+	}
+	if f.Strict && f.Nodes.Failed() > 0 {
+		return &ExitCodeError{Code: ExitSkipped, Err: fmt.Errorf("--strict: %d node(s) not read", f.Nodes.Failed())}
 	}
 	return nil
 }

@@ -7,6 +7,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-audit/kubectl-audit/sources/nodes"
 )
 
 // Exit codes, documented in the README.
@@ -45,6 +48,12 @@ func ExitCode(err error) int {
 // NewCmdAudit builds the root command, "kubectl audit".
 func NewCmdAudit(streams genericiooptions.IOStreams) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true)
+	// Every request of ours says who makes it, so that users can leave them
+	// out of their own analyses (userAgent startsWith "kubectl-audit/").
+	configFlags.WrapConfigFn = func(c *rest.Config) *rest.Config {
+		c.UserAgent = nodes.UserAgent(Version().Version)
+		return c
+	}
 	root := &cobra.Command{
 		Use:   "kubectl-audit",
 		Short: "Make Kubernetes API-server audit logs useful",

@@ -94,6 +94,7 @@ then the top users, resources and status codes.`,
 		},
 	}
 	o.Read.AddFlags(c.Flags())
+	o.Read.Nodes.Cluster = configFlags
 	fs := c.Flags()
 	fs.StringVar(&o.By, "by", o.By, "comma-separated keys to group by: "+strings.Join(top.Keys, ", ")+", expr:<expression> (last)")
 	fs.StringVar(&o.Where, "where", o.Where, `keep only events for which this expr expression is true, e.g. 'code >= 400 && verb == "list"'`)

@@ -83,6 +83,7 @@ secrets, service-account tokens and token reviews are never shown unless
 		},
 	}
 	o.Read.AddFlags(c.Flags())
+	o.Read.Nodes.Cluster = configFlags
 	fs := c.Flags()
 	fs.BoolVar(&o.Owners, "owners", o.Owners, "add the calls of the owner chain and of owned objects (deployment → replicasets → pods)")
 	fs.BoolVar(&o.WithReads, "with-reads", o.WithReads, "add get, list and watch calls")

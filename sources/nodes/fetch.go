@@ -98,7 +98,7 @@ func checkResponse(resp *http.Response, node, path string) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	se := &statusError{node: node, path: path, code: resp.StatusCode, body: string(body)}
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/json" {
@@ -188,7 +188,7 @@ func (c *proxyClient) list(ctx context.Context, node, dir string) ([]entry, erro
 		if err := checkResponse(resp, node, dir+"/"); err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		timer := time.AfterFunc(c.requestTimeout, cancel)
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 		timer.Stop()
@@ -231,7 +231,7 @@ func (c *proxyClient) probe(ctx context.Context, node, path string) (pathKind, i
 		if err != nil {
 			return &UnreachableError{Node: node, Err: err}
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		switch {
 		case resp.StatusCode == http.StatusMovedPermanently && strings.HasSuffix(resp.Header.Get("Location"), "/"):
 			kind = kindDir
@@ -414,7 +414,7 @@ func (s *stream) try() error {
 	if from >= 0 {
 		first, _, ok := parseContentRange(resp.Header.Get("Content-Range"))
 		if resp.StatusCode != http.StatusPartialContent || !ok || first != from {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			cancel()
 			return fmt.Errorf("node/%s: %s: resuming at byte %d, the server answered %s without that range", s.node, logPath(s.path), s.off, resp.Status)
 		}
@@ -447,7 +447,7 @@ func (s *stream) drop() {
 		return
 	}
 	s.idle.Stop()
-	s.body.Close()
+	_ = s.body.Close()
 	s.cancel()
 	s.body, s.cancel = nil, nil
 }
