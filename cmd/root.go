@@ -77,6 +77,7 @@ wrong (detect).`,
 	root.AddCommand(NewCmdDetect(streams, configFlags))
 	root.AddCommand(NewCmdRules(streams))
 	root.AddCommand(NewCmdWhy(streams, configFlags))
+	registerCompletions(root, configFlags)
 	return root
 }
 

@@ -108,7 +108,7 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", output, "json for machine-readable output")
+	c.Flags().StringVarP(&output, "output", "o", output, "output format: json (default: one line of text)")
 	return c
 }
 
