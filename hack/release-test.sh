@@ -185,6 +185,9 @@ ln -s "$kubectl" "$tmp/bin/kubectl"
 ln -s "$krew" "$tmp/bin/kubectl-krew"
 # Only this run's plugins and tools: no kubectl-audit from elsewhere.
 PATH=$KREW_ROOT/bin:$tmp/bin:/usr/bin:/bin
+# A user's krew has the default index cloned (krew-index); `krew uninstall`
+# insists on one. An empty git repository stands in for it: no network.
+git init -q "$KREW_ROOT/index/default"
 kubectl krew install --manifest="$manifest" --archive="$archive" > "$tmp/krew.log" 2>&1 || { cat "$tmp/krew.log"; fail "kubectl krew install failed"; }
 [ -L "$KREW_ROOT/bin/kubectl-audit" ] || fail "krew linked no $KREW_ROOT/bin/kubectl-audit"
 store=$(dirname "$(readlink -f "$KREW_ROOT/bin/kubectl-audit")")
@@ -204,23 +207,25 @@ done
 echo "kubectl audit detect: $(grep -c . <<< "$out") lines, with failed-authentication, rbac-denied, controller-invalid-update-loop, node-request-rate-outlier"
 
 step "completion through kubectl"
+# candidates VALUE: whether $out (cobra's __complete output) offers VALUE.
+candidates() { cut -f1 <<< "$out" | grep -qx "$1"; }
 out=$(kubectl audit __complete detect --rule fail 2> /dev/null)
-grep -qx failed-authentication <<< "$out" || fail "kubectl audit __complete detect --rule fail: $out"
+candidates failed-authentication || fail "kubectl audit __complete detect --rule fail: $out"
 # kubectl's own completion of plugins runs kubectl_complete-audit from the
 # PATH; krew links only the plugin, so the link the README documents goes first.
 out=$(kubectl __complete audit detect --rule fail 2> /dev/null)
-! grep -qx failed-authentication <<< "$out" || fail "kubectl completed the plugin without kubectl_complete-audit on the PATH: $out"
+! candidates failed-authentication || fail "kubectl completed the plugin without kubectl_complete-audit on the PATH: $out"
 ln -sf "$(dirname "$(readlink -f "$(command -v kubectl-audit)")")/kubectl_complete-audit" "${KREW_ROOT:-$HOME/.krew}/bin/"
 out=$(kubectl __complete audit detect --rule fail 2> /dev/null)
-grep -qx failed-authentication <<< "$out" || fail "kubectl __complete audit detect --rule fail (kubectl_complete-audit): $out"
+candidates failed-authentication || fail "kubectl __complete audit detect --rule fail (kubectl_complete-audit): $out"
 out=$(kubectl __complete audit detect -o "" 2> /dev/null)
-grep -qx sarif <<< "$out" || fail "kubectl __complete audit detect -o '': $out"
+candidates sarif || fail "kubectl __complete audit detect -o '': $out"
 rm "$KREW_ROOT/bin/kubectl_complete-audit"
 
 step "kubectl krew uninstall audit"
 kubectl krew uninstall audit > "$tmp/krew.log" 2>&1 || { cat "$tmp/krew.log"; fail "kubectl krew uninstall audit failed"; }
 [ ! -e "$KREW_ROOT/bin/kubectl-audit" ] && [ ! -e "$store" ] || fail "krew left the plugin behind: $(ls -R "$KREW_ROOT")"
 if out=$(kubectl plugin list 2>&1); then
-	! grep -q kubectl-audit <<< "$out" || fail "kubectl plugin list still lists kubectl-audit: $out"
+	! grep -q '/kubectl-audit$' <<< "$out" || fail "kubectl plugin list still lists kubectl-audit: $out"
 fi
 step "release test passed"
