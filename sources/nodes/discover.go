@@ -21,6 +21,10 @@ type candidate struct {
 	dir  string // relative to /var/log/, with its trailing slash ("" for /var/log/)
 	name logName
 	size int64 // -1 until probed
+	// gz is the name of the file's gzip'd copy being written beside it:
+	// kube-apiserver compresses a backup after rotating it, then removes
+	// the uncompressed one. The copy is read if the file is gone.
+	gz string
 }
 
 func (d *nodeDiscovery) run() ([]File, NodeReport) {
@@ -113,12 +117,23 @@ func (d *nodeDiscovery) dir(dir string, keep func(dir, name string) bool) ([]can
 	if err != nil {
 		return nil, err
 	}
+	names := map[string]bool{}
+	for _, e := range es {
+		names[e.name] = !e.dir
+	}
 	var out []candidate
 	for _, e := range es {
 		if e.dir || strings.HasPrefix(e.name, ".") || strings.HasSuffix(e.name, ".lock") || !keep(dir, e.name) {
 			continue
 		}
-		out = append(out, candidate{dir: dir, name: parseLogName(e.name), size: -1})
+		if plain, ok := strings.CutSuffix(e.name, ".gz"); ok && names[plain] {
+			continue // a compression in progress: read the whole file beside it
+		}
+		c := candidate{dir: dir, name: parseLogName(e.name), size: -1}
+		if names[e.name+".gz"] {
+			c.gz = e.name + ".gz"
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -154,18 +169,22 @@ func (d *nodeDiscovery) prune(set []candidate) (kept, pruned []candidate) {
 	}
 	dir := set[0].dir
 	names := make([]logName, len(set))
-	sizes := map[string]int64{}
+	byName := map[string]candidate{}
 	for i, c := range set {
 		names[i] = c.name
-		sizes[c.name.name] = c.size
+		byName[c.name.name] = c
 	}
 	orderRotated(names)
 	k, p := pruneByName(names, d.o.Since, d.o.Until)
 	for _, n := range k {
-		kept = append(kept, candidate{dir: dir, name: n, size: sizes[n.name]})
+		c := byName[n.name]
+		c.dir, c.name = dir, n
+		kept = append(kept, c)
 	}
 	for _, n := range p {
-		pruned = append(pruned, candidate{dir: dir, name: n, size: sizes[n.name]})
+		c := byName[n.name]
+		c.dir, c.name = dir, n
+		pruned = append(pruned, c)
 	}
 	return kept, pruned
 }
@@ -173,10 +192,18 @@ func (d *nodeDiscovery) prune(set []candidate) (kept, pruned []candidate) {
 // file probes a kept candidate's size and makes its File; ok is false when
 // it has gone since the listing (a backup removed by rotation).
 func (d *nodeDiscovery) file(c candidate) (File, bool, error) {
-	rel := c.dir + c.name.name
+	rel, gz := c.dir+c.name.name, ""
+	if c.gz != "" {
+		gz = c.dir + c.gz
+	}
 	size := c.size
 	if size < 0 {
 		kind, n, err := d.c.probe(d.ctx, d.node, rel)
+		if err == nil && kind == kindMissing && gz != "" {
+			// Compressed and removed since the listing.
+			rel, gz = gz, ""
+			kind, n, err = d.c.probe(d.ctx, d.node, rel)
+		}
 		if err != nil {
 			return File{}, false, err
 		}
@@ -193,7 +220,12 @@ func (d *nodeDiscovery) file(c candidate) (File, bool, error) {
 		Size: size,
 		Open: func() (io.ReadCloser, error) {
 			s := &stream{ctx: ctx, c: client, node: node, path: rel}
-			if err := s.open(); err != nil {
+			err := s.open()
+			if errors.Is(err, errNotFound) && gz != "" {
+				s = &stream{ctx: ctx, c: client, node: node, path: gz}
+				err = s.open()
+			}
+			if err != nil {
 				return nil, err
 			}
 			return s, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -338,4 +340,34 @@ func readAll(t *testing.T, f File) string {
 		t.Fatalf("%s: read: %v", f.Name, err)
 	}
 	return string(b)
+}
+
+// TestCompressionInProgress: kube-apiserver gzips a backup beside it, then
+// removes the uncompressed one. Seen in between, the uncompressed file is
+// read (the .gz may be half written), and its .gz if it is gone by then.
+func TestCompressionInProgress(t *testing.T) {
+	root := t.TempDir()
+	const backup = "kubernetes/audit/audit-2026-11-24T10-00-00.000.log"
+	writeFiles(t, root, map[string]string{
+		backup:                       "whole\n",
+		backup + ".gz":               "\x1f\x8b half",
+		"kubernetes/audit/audit.log": "live\n",
+	})
+	fc := newFakeCluster(t, map[string]*fakeNode{"cp-1": {labels: cpLabels, root: root}})
+	files, _, err := Discover(context.Background(), fc.config(), Options{Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"node/cp-1:/var/log/" + backup, "node/cp-1:/var/log/kubernetes/audit/audit.log"}
+	if got := names(files); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	// The compression finishes before the read.
+	writeFiles(t, root, map[string]string{backup + ".gz": "\x1f\x8b whole"})
+	if err := os.Remove(filepath.Join(root, backup)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, files[0]); got != "\x1f\x8b whole" {
+		t.Errorf("read %q, want the finished .gz", got)
+	}
 }
