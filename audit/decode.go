@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -17,6 +18,8 @@ const (
 	SkipTooLong     = "line too long"
 	SkipGKE         = "unusable GKE Cloud Audit LogEntry"
 	SkipDamaged     = "damaged stream"
+	SkipIncomplete  = "incomplete audit event"
+	SkipNoTime      = "no usable timestamp"
 	SkipUnreadable  = "unreadable input"
 )
 
@@ -64,9 +67,12 @@ func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
 	}
 	d.ev.Source = pos
 	res := d.ev.scan(line)
-	if res == scanEvent {
+	switch res {
+	case scanEvent:
 		d.Emit(&d.ev)
 		return 1, nil
+	case scanNoTime:
+		return 0, d.noTime()
 	}
 	v, err := d.outer.ParseBytes(line)
 	if err != nil {
@@ -90,14 +96,17 @@ func (d *Decoder) value(v *fastjson.Value, pos Position) (int, *DecodeError) {
 	default:
 		return 0, &DecodeError{SkipNotAudit, "a JSON " + v.Type().String() + ", not an object"}
 	}
-	if v.Exists("auditID") {
+	if v.Exists("auditID") || isAuditKind(v) {
 		d.item = v.MarshalTo(d.item[:0])
 		d.ev.Source = pos
-		if d.ev.scan(d.item) != scanEvent {
-			return 0, &DecodeError{SkipNotAudit, notAuditDetail(v)}
+		switch d.ev.scan(d.item) {
+		case scanEvent:
+			d.Emit(&d.ev)
+			return 1, nil
+		case scanNoTime:
+			return 0, d.noTime()
 		}
-		d.Emit(&d.ev)
-		return 1, nil
+		return 0, notAudit(v)
 	}
 	if items := v.Get("items"); items != nil && items.Type() == fastjson.TypeArray {
 		a, _ := items.Array()
@@ -117,9 +126,20 @@ func (d *Decoder) value(v *fastjson.Value, pos Position) (int, *DecodeError) {
 	if log := v.Get("log"); log != nil && log.Type() == fastjson.TypeString && v.Exists("stream") {
 		return d.embedded(bytes.TrimRight(log.GetStringBytes(), "\r\n"), pos, "log")
 	}
-	// AKS: diagnostic setting record; the event is a string in properties.log.
-	if log := v.Get("properties", "log"); log != nil && log.Type() == fastjson.TypeString {
-		return d.embedded(log.GetStringBytes(), pos, "properties.log")
+	// AKS: diagnostic setting record; the event is in properties.log, as a
+	// string holding JSON or (some exporters) as the object itself.
+	if log := v.Get("properties", "log"); log != nil {
+		switch log.Type() {
+		case fastjson.TypeString:
+			return d.embedded(log.GetStringBytes(), pos, "properties.log")
+		case fastjson.TypeObject:
+			if d.inInner {
+				return 0, &DecodeError{SkipNotAudit, "envelope nested in properties.log"}
+			}
+			d.inInner = true
+			defer func() { d.inInner = false }()
+			return d.value(log, pos)
+		}
 	}
 	if v.Exists("protoPayload") {
 		var ok bool
@@ -133,7 +153,7 @@ func (d *Decoder) value(v *fastjson.Value, pos Position) (int, *DecodeError) {
 		d.Emit(&d.ev)
 		return 1, nil
 	}
-	return 0, &DecodeError{SkipNotAudit, notAuditDetail(v)}
+	return 0, notAudit(v)
 }
 
 // items decodes each element of a batch; the batch counts as skipped only
@@ -165,9 +185,12 @@ func (d *Decoder) embedded(s []byte, pos Position, field string) (int, *DecodeEr
 		return 0, &DecodeError{SkipNotAudit, "envelope nested in " + field}
 	}
 	d.ev.Source = pos
-	if d.ev.scan(s) == scanEvent {
+	switch d.ev.scan(s) {
+	case scanEvent:
 		d.Emit(&d.ev)
 		return 1, nil
+	case scanNoTime:
+		return 0, d.noTime()
 	}
 	v, err := d.inner.ParseBytes(s)
 	if err != nil {
@@ -178,10 +201,43 @@ func (d *Decoder) embedded(s []byte, pos Position, field string) (int, *DecodeEr
 	return d.value(v, pos)
 }
 
-func notAuditDetail(v *fastjson.Value) string {
+// noTime says why the event just scanned has no usable time.
+func (d *Decoder) noTime() *DecodeError {
+	detail := "none of " + strings.Join(TimeFields, ", ") + " is set"
+	if bad := d.ev.badTime; bad != "" {
+		detail = "none of " + strings.Join(TimeFields, ", ") + " is an RFC 3339 time (got " + bad + ")"
+	}
+	return &DecodeError{SkipNoTime, detail}
+}
+
+// isAuditKind reports whether v says it is an audit event (kind Event of
+// audit.k8s.io), whatever it lacks.
+func isAuditKind(v *fastjson.Value) bool {
+	av := string(v.GetStringBytes("apiVersion"))
+	kind := string(v.GetStringBytes("kind"))
+	return strings.HasPrefix(av, "audit.k8s.io/") && (kind == "" || kind == "Event")
+}
+
+// notAudit says why an object is not an audit event: not one at all, or
+// one that lacks a field every event has (then it names the field).
+func notAudit(v *fastjson.Value) *DecodeError {
 	o, err := v.Object()
 	if err != nil {
-		return "not an object"
+		return &DecodeError{SkipNotAudit, "not an object"}
+	}
+	kind, av := string(v.GetStringBytes("kind")), string(v.GetStringBytes("apiVersion"))
+	if isAuditKind(v) || (av == "" && (kind == "" || kind == "Event") && v.Exists("auditID")) {
+		var missing []string
+		for _, f := range []string{"auditID", "stage"} {
+			if x := v.Get(f); x == nil {
+				missing = append(missing, "no "+f)
+			} else if x.Type() != fastjson.TypeString || len(x.GetStringBytes()) == 0 {
+				missing = append(missing, f+" is not a non-empty string")
+			}
+		}
+		if len(missing) > 0 {
+			return &DecodeError{SkipIncomplete, strings.Join(missing, ", ")}
+		}
 	}
 	var keys []string
 	o.Visit(func(k []byte, _ *fastjson.Value) {
@@ -190,15 +246,12 @@ func notAuditDetail(v *fastjson.Value) string {
 		}
 	})
 	if kind := v.GetStringBytes("kind"); len(kind) > 0 && string(kind) != "Event" {
-		return fmt.Sprintf("kind %q", kind)
+		return &DecodeError{SkipNotAudit, fmt.Sprintf("kind %q", kind)}
 	}
 	if av := v.GetStringBytes("apiVersion"); len(av) > 0 {
-		return fmt.Sprintf("apiVersion %q", av)
+		return &DecodeError{SkipNotAudit, fmt.Sprintf("apiVersion %q", av)}
 	}
-	if !v.Exists("auditID") {
-		return fmt.Sprintf("no auditID (keys %q...)", keys)
-	}
-	return "no stage"
+	return &DecodeError{SkipNotAudit, fmt.Sprintf("no auditID (keys %q...)", keys)}
 }
 
 func shortErr(err error) string {

@@ -112,6 +112,12 @@ type Event struct {
 	// lazy parses raw on demand (Get); val caches that parse.
 	lazy *fastjson.Parser
 	val  *fastjson.Value
+	// legacyTime (timestamp) and metaTime (metadata.creationTimestamp)
+	// are the fallbacks of TimeFields; timeFrom indexes the one used;
+	// badTime is the first timestamp that did not parse.
+	legacyTime, metaTime time.Time
+	timeFrom             uint8
+	badTime              string
 }
 
 // Position names a place in an input.
@@ -184,10 +190,17 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 // request's latency only for ResponseComplete events of requests that are
 // not long-running.
 func (e *Event) Latency() time.Duration {
-	if e.Received.IsZero() || e.StageTime.IsZero() {
+	if !e.HasLatency() {
 		return 0
 	}
 	return e.StageTime.Sub(e.Received)
+}
+
+// HasLatency reports whether the event tells how long the request took:
+// it has both requestReceivedTimestamp and stageTimestamp. GKE's entries,
+// v1beta1 events and events timed by a fallback do not.
+func (e *Event) HasLatency() bool {
+	return e.timeFrom == 0 && !e.Received.IsZero() && !e.StageTime.IsZero()
 }
 
 // LongRunning reports whether kube-apiserver treats the request as
@@ -233,11 +246,22 @@ func parseTime(b []byte) time.Time {
 	if len(b) == 0 {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(b))
-	if err != nil {
-		return time.Time{}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, string(b)); err == nil {
+			return t.UTC()
+		}
 	}
-	return t.UTC()
+	return time.Time{}
+}
+
+// timeLayouts are what parseTime accepts besides what the apiserver writes:
+// RFC 3339 with any offset, and the forms exporters rewrite it to (a space
+// for the T; no zone, read as UTC).
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
 }
 
 // ParseTime parses an RFC 3339 timestamp as found in audit events.

@@ -80,7 +80,9 @@ func gkeEvent(v *fastjson.Value, dst []byte) ([]byte, bool) {
 	if r := p.Get("response"); r != nil {
 		b.WriteString(`,"responseObject":` + r.String())
 	}
-	b.WriteString(`,"requestReceivedTimestamp":` + str(ts) + `,"stageTimestamp":` + str(ts))
+	// A LogEntry has one time: when the request was received. It tells no
+	// latency, so no stageTimestamp is made up.
+	b.WriteString(`,"requestReceivedTimestamp":` + str(ts))
 	if labels := v.Get("labels"); labels != nil && labels.Type() == fastjson.TypeObject {
 		b.WriteString(`,"annotations":` + labels.String())
 	}

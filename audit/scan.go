@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -372,13 +373,68 @@ func (s *scanner) strValue(dst *string) (bool, bool) {
 	return handled, ok
 }
 
-// timeValue scans a timestamp string into dst.
-func (s *scanner) timeValue(dst *timeT) (bool, bool) {
+// timeValue scans a timestamp into dst: an RFC 3339 string (or one of the
+// near forms parseTime accepts), or a number of seconds, milliseconds or
+// microseconds since the epoch. A value that is neither is kept in bad
+// (the first one) for the message that says why an event has no time.
+func (s *scanner) timeValue(dst *timeT, bad *string) (bool, bool) {
+	if c := s.peek(); c == '-' || (c >= '0' && c <= '9') {
+		n, ok := s.number()
+		if !ok {
+			return true, false
+		}
+		if t, ok := epochTime(n); ok {
+			*dst = t
+		} else if *bad == "" {
+			*bad = string(n)
+		}
+		return true, true
+	}
 	v, handled, ok := s.stringBytes()
 	if handled && ok {
 		*dst = parseTime(v)
+		if dst.IsZero() && len(v) > 0 && *bad == "" {
+			*bad = strconv.Quote(string(v))
+		}
 	}
 	return handled, ok
+}
+
+// epochTime reads a JSON number as a time since the Unix epoch, in
+// seconds, milliseconds or microseconds by its magnitude (years 2001-2286).
+func epochTime(n []byte) (time.Time, bool) {
+	str := b2s(n)
+	whole, frac, _ := strings.Cut(str, ".")
+	i, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || i <= 0 || strings.ContainsAny(frac, "eE+-") {
+		return time.Time{}, false
+	}
+	var nanos int64 // of the unit, from the fraction's digits
+	if frac != "" {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		f, err := strconv.ParseInt(frac, 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		for k := len(frac); k < 9; k++ {
+			f *= 10
+		}
+		nanos = f
+	}
+	var unit int64
+	switch {
+	case i >= 1e9 && i < 1e10:
+		unit = 1e9
+	case i >= 1e12 && i < 1e13:
+		unit = 1e6
+	case i >= 1e15 && i < 1e16:
+		unit = 1e3
+	default:
+		return time.Time{}, false
+	}
+	return time.Unix(0, i*unit+nanos*unit/1e9).UTC(), true
 }
 
 // span scans any value and returns its raw bytes.
@@ -427,6 +483,7 @@ const (
 	scanMalformed scanResult = iota // not well-formed JSON (as far as scanned)
 	scanOther                       // a JSON object, but not an audit event
 	scanEvent                       // an audit event, filled in
+	scanNoTime                      // an audit event without a usable time
 )
 
 // scan fills e from one JSON object holding an audit event.
@@ -527,9 +584,22 @@ func (e *Event) scan(b []byte) scanResult {
 				return false, true
 			})
 		case "requestReceivedTimestamp":
-			return s.timeValue(&e.Received)
+			return s.timeValue(&e.Received, &e.badTime)
 		case "stageTimestamp":
-			return s.timeValue(&e.StageTime)
+			return s.timeValue(&e.StageTime, &e.badTime)
+		case "timestamp":
+			// audit.k8s.io/v1alpha1 and v1beta1 events have only this.
+			return s.timeValue(&e.legacyTime, &e.badTime)
+		case "metadata":
+			if s.peek() != '{' {
+				return false, true
+			}
+			return true, s.object(1, func(k []byte) (bool, bool) {
+				if string(k) == "creationTimestamp" {
+					return s.timeValue(&e.metaTime, &e.badTime)
+				}
+				return false, true
+			})
 		case "annotations":
 			if s.peek() != '{' {
 				return false, true
@@ -552,8 +622,37 @@ func (e *Event) scan(b []byte) scanResult {
 		(e.APIVersion != "" && !hasPrefix(e.APIVersion, "audit.k8s.io/")) {
 		return scanOther
 	}
+	if !e.resolveTime() {
+		return scanNoTime
+	}
 	return scanEvent
 }
+
+// TimeFields are the timestamps an event's time is taken from, in order:
+// the first one set (and parseable) is its time (Event.Received).
+var TimeFields = []string{"requestReceivedTimestamp", "stageTimestamp", "timestamp", "metadata.creationTimestamp"}
+
+// resolveTime sets Received from the first of TimeFields that the event
+// has, and reports whether it has any.
+func (e *Event) resolveTime() bool {
+	switch {
+	case !e.Received.IsZero():
+		e.timeFrom = 0
+	case !e.StageTime.IsZero():
+		e.Received, e.timeFrom = e.StageTime, 1
+	case !e.legacyTime.IsZero():
+		e.Received, e.timeFrom = e.legacyTime, 2
+	case !e.metaTime.IsZero():
+		e.Received, e.timeFrom = e.metaTime, 3
+	default:
+		return false
+	}
+	return true
+}
+
+// TimeFrom names the field the event's time (Received) was taken from:
+// one of TimeFields.
+func (e *Event) TimeFrom() string { return TimeFields[e.timeFrom] }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 

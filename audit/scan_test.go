@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fastjson"
 )
@@ -66,8 +67,25 @@ func reference(v *fastjson.Value) string {
 		return o
 	}
 	e := Event{}
-	e.Received = parseTime(v.GetStringBytes("requestReceivedTimestamp"))
-	e.StageTime = parseTime(v.GetStringBytes("stageTimestamp"))
+	tm := func(keys ...string) time.Time {
+		x := v.Get(keys...)
+		if x == nil {
+			return time.Time{}
+		}
+		if x.Type() == fastjson.TypeNumber {
+			t, _ := epochTime(x.MarshalTo(nil))
+			return t
+		}
+		return parseTime(x.GetStringBytes())
+	}
+	e.StageTime = tm("stageTimestamp")
+	// The event's time is the first of TimeFields it has.
+	for _, t := range []time.Time{tm("requestReceivedTimestamp"), e.StageTime, tm("timestamp"), tm("metadata", "creationTimestamp")} {
+		if !t.IsZero() {
+			e.Received = t
+			break
+		}
+	}
 	ref := ObjectRef{Resource: str(v, "objectRef", "resource"), Namespace: str(v, "objectRef", "namespace"), Name: str(v, "objectRef", "name"),
 		UID: str(v, "objectRef", "uid"), APIGroup: str(v, "objectRef", "apiGroup"), APIVersion: str(v, "objectRef", "apiVersion"),
 		ResourceVersion: str(v, "objectRef", "resourceVersion"), Subresource: str(v, "objectRef", "subresource")}
@@ -93,6 +111,8 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 	for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
 		f.Add(l)
 	}
+	f.Add([]byte(`{"auditID":"a","stage":"x","timestamp":"2026-11-24T10:00:00+01:00","metadata":{"creationTimestamp":1764000000.5}}`))
+	f.Add([]byte(`{"auditID":"a","stage":"x","stageTimestamp":1764000000123,"requestReceivedTimestamp":"11/24/2026"}`))
 	f.Add([]byte(`{"auditID":"a\u00e9\ud83d\ude00","stage":"x","user":{"extra":{"k\"q":["v\n1","v2"]}},"annotations":{"a":"\"b\""}}`))
 	f.Add([]byte(`{"auditID":"a","stage":"x","responseStatus":{"code":4.03e2},"sourceIPs":[1,"x",null]}`))
 	f.Add([]byte(` {"auditID" : "a" , "stage":"s", "x":[{"y":[true,false,null,-1.5e-3]}]} `))

@@ -138,6 +138,9 @@ func (f *ReadFlags) Report(st *sources.Stats, errOut io.Writer) {
 	if skipped > int64(len(st.Problems)) && len(st.Problems) > 0 {
 		fmt.Fprintf(errOut, "warning: ... %d more skipped lines not shown\n", skipped-int64(len(st.Problems)))
 	}
+	for _, w := range st.Warnings {
+		fmt.Fprintf(errOut, "warning: %s\n", w)
+	}
 	f.Nodes.Report(st, errOut, f.Quiet)
 	if !f.Quiet || skipped > 0 || f.Nodes.Failed() > 0 {
 		fmt.Fprintf(errOut, "%s%s\n", st.Summary(), f.Nodes.SummarySuffix())

@@ -108,7 +108,7 @@ func TestFromNodes(t *testing.T) {
 		"  /var/log/kubernetes/audit/audit-2026-11-24T10-00-00.000.log: ",
 		"  /var/log/kubernetes/audit/audit.log: ",
 		"node/cp-2: 1 file(s), ",
-		"from 3 input(s)",
+		"from 3 inputs",
 		", 1 of 3 nodes not read\n",
 	} {
 		if !strings.Contains(errOut, want) {

@@ -23,17 +23,17 @@ func TestGKELogEntries(t *testing.T) {
 	var got []string
 	st, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: in, Workers: 1}, func() audit.Sink {
 		return audit.SinkFunc(func(e *audit.Event) {
-			got = append(got, fmt.Sprintf("%s %s %s %s ns=%s name=%s code=%d user=%s ip=%s decision=%s level=%s replicas=%v",
+			got = append(got, fmt.Sprintf("%s %s %s %s ns=%s name=%s code=%d user=%s ip=%s decision=%s level=%s replicas=%v latency=%v",
 				e.AuditID[:8], e.Verb, e.ResourceKey(), e.Stage, e.ObjectRef.Namespace, e.ObjectRef.Name, e.Code, e.User.Username,
-				e.SourceIP(), e.Decision(), e.Level, e.Get("requestObject", "spec", "replicas")))
+				e.SourceIP(), e.Decision(), e.Level, e.Get("requestObject", "spec", "replicas"), e.HasLatency()))
 		})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"0f3c9e2a list secrets ResponseComplete ns= name= code=403 user=system:serviceaccount:ingress:traefik ip=10.8.0.12 decision=forbid level=Metadata replicas=<nil>",
-		"22222222 patch deployments.apps/scale ResponseComplete ns=shop name=checkout code=200 user=alice@example.com ip=203.0.113.7 decision=allow level=Request replicas=3",
+		"0f3c9e2a list secrets ResponseComplete ns= name= code=403 user=system:serviceaccount:ingress:traefik ip=10.8.0.12 decision=forbid level=Metadata replicas=<nil> latency=false",
+		"22222222 patch deployments.apps/scale ResponseComplete ns=shop name=checkout code=200 user=alice@example.com ip=203.0.113.7 decision=allow level=Request replicas=3 latency=false",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)

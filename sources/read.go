@@ -97,6 +97,12 @@ type Stats struct {
 	OtherStages int64 `json:"otherStages"`
 	// OutOfRange counts events outside --since/--until.
 	OutOfRange int64 `json:"outOfRange"`
+	// TimeFrom counts events without a requestReceivedTimestamp by the
+	// field their time was taken from (audit.TimeFields).
+	TimeFrom map[string]int64 `json:"timeFrom,omitempty"`
+	// Warnings are problems that did not stop the read, such as an input
+	// with no audit event among inputs that had some.
+	Warnings []string `json:"warnings,omitempty"`
 	// Skipped counts lines that held no usable event, by reason.
 	Skipped  map[string]int64 `json:"skipped,omitempty"`
 	Problems []Problem        `json:"problems,omitempty"`
@@ -115,8 +121,17 @@ func (s *Stats) SkippedTotal() int64 {
 // Summary is the one-line account printed after every command.
 func (s *Stats) Summary() string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "read %d lines (%s) from %d input(s) in %s: %d events, %d used",
-		s.Lines, humanBytes(s.Bytes), len(s.Inputs), s.Elapsed.Round(time.Millisecond), s.Events, s.Used)
+	fmt.Fprintf(&b, "read %s (%s) from %s in %s: %s, %d used",
+		plural(s.Lines, "line"), humanBytes(s.Bytes), plural(int64(len(s.Inputs)), "input"), s.Elapsed.Round(time.Millisecond), plural(s.Events, "event"), s.Used)
+	if len(s.TimeFrom) > 0 {
+		var parts []string
+		for _, f := range audit.TimeFields[1:] {
+			if n := s.TimeFrom[f]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d by %s", n, f))
+			}
+		}
+		fmt.Fprintf(&b, " (no requestReceivedTimestamp: timed %s)", strings.Join(parts, ", "))
+	}
 	if s.OtherStages > 0 {
 		fmt.Fprintf(&b, ", %d other stages of counted requests", s.OtherStages)
 	}
@@ -148,6 +163,14 @@ func (s *Stats) Summary() string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// plural spells n and a noun: "1 line", "2 lines".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func humanBytes(n int64) string {
@@ -311,6 +334,12 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 	st := &Stats{Inputs: r.inputs, Skipped: map[string]int64{}}
 	problems := r.problems
 	for _, w := range append(ws, &seq.worker) {
+		for k, v := range w.timeFrom {
+			if st.TimeFrom == nil {
+				st.TimeFrom = map[string]int64{}
+			}
+			st.TimeFrom[k] += v
+		}
 		st.Events += w.events
 		st.Used += w.used
 		st.OtherStages += w.otherStages
@@ -371,7 +400,14 @@ func noEvents(st *Stats) error {
 		}
 		return nil
 	}
-	return &NoEventsError{Inputs: names, First: first}
+	err := &NoEventsError{Inputs: names, First: first}
+	if st.Events > 0 {
+		// Other inputs had events: say so and go on with them (their lines
+		// are counted as skipped, so --strict still fails).
+		st.Warnings = append(st.Warnings, err.Error())
+		return nil
+	}
+	return err
 }
 
 func sortProblems(ps []Problem, inputs []Input) {
@@ -638,6 +674,7 @@ type worker struct {
 	used        int64
 	otherStages int64
 	outOfRange  int64
+	timeFrom    map[string]int64
 	skipped     map[string]int64
 	perInput    []InputStats
 	problems    []Problem
@@ -657,12 +694,15 @@ func (w *worker) process(c *chunk) []lrRecord {
 	w.recs = nil
 	name := w.opts.Inputs[c.input].Name
 	if c.doc {
-		w.perInput[c.input].Lines++
+		// A document's lines are its physical lines, as a user counts them.
+		docLines := int64(bytes.Count(bytes.TrimRight(c.data, "\r\n"), []byte{'\n'})) + 1
 		_, derr := w.dec.Decode(c.data, audit.Position{File: name})
 		if derr == nil {
+			w.perInput[c.input].Lines += docLines
 			return w.recs
 		}
 		if derr.Reason != audit.SkipMalformed {
+			w.perInput[c.input].Lines += docLines
 			w.skip(c.input, Problem{File: name, Line: 1, Reason: derr.Reason, Detail: derr.Detail})
 			return w.recs
 		}
@@ -722,6 +762,12 @@ func (w *worker) skip(input int, p Problem) {
 func (w *worker) route(e *audit.Event) {
 	w.events++
 	w.perInput[w.cur.input].Events++
+	if f := e.TimeFrom(); f != audit.TimeFields[0] {
+		if w.timeFrom == nil {
+			w.timeFrom = map[string]int64{}
+		}
+		w.timeFrom[f]++
+	}
 	if w.stageSet != nil {
 		if !w.stageSet[e.Stage] {
 			w.otherStages++

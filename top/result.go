@@ -102,7 +102,9 @@ func Merge(aggs []*Aggregator, mo MergeOptions) (*Result, error) {
 	res := &Result{}
 	var count, errs int64
 	var minT, maxT time.Time
+	var lat hist
 	for _, a := range aggs {
+		lat.merge(&a.lat)
 		count += a.count
 		errs += a.errors
 		res.ExprErrors += a.exprErrs
@@ -125,6 +127,11 @@ func Merge(aggs []*Aggregator, mo MergeOptions) (*Result, error) {
 	res.Total = Row{Count: count, Errors: errs, RPS: float64(count) / span, Share: 100}
 	if count > 0 {
 		res.Total.ErrorRate = 100 * float64(errs) / float64(count)
+	}
+	res.Total.LatencySamples = lat.n
+	if lat.n > 0 {
+		p50, p99 := ms(lat.quantile(0.50)), ms(lat.quantile(0.99))
+		res.Total.P50Ms, res.Total.P99Ms = &p50, &p99
 	}
 	var b0, b1 int64
 	if opts.Every > 0 && !minT.IsZero() {

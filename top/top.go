@@ -62,6 +62,8 @@ type Aggregator struct {
 	errors    int64
 	exprErrs  int64
 	firstExpr string
+	// lat holds every counted request's latency, for the total row.
+	lat hist
 }
 
 // New returns an empty aggregator for one worker.
@@ -129,9 +131,10 @@ func (a *Aggregator) Event(e *audit.Event) {
 		}
 	}
 	var latency time.Duration
-	hasLatency := e.Stage == audit.StageResponseComplete && !e.LongRunning() && !e.Received.IsZero() && !e.StageTime.IsZero()
+	hasLatency := e.Stage == audit.StageResponseComplete && !e.LongRunning() && e.HasLatency()
 	if hasLatency {
 		latency = e.Latency()
+		a.lat.add(latency)
 	}
 	for _, tb := range a.tables {
 		if len(a.vals) < len(tb.keys) {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
 func TestNormalizeUserAgent(t *testing.T) {
@@ -162,4 +164,38 @@ func TestParseKeys(t *testing.T) {
 
 func contains(s, sub string) bool {
 	return len(sub) == 0 || (len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
+}
+
+// TestLatencySamples: an event without timing (GKE's entries, v1beta1
+// events) counts as a request but not as a latency sample, in the rows
+// and in the total.
+func TestLatencySamples(t *testing.T) {
+	lines := []string{
+		`{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","stage":"ResponseComplete","verb":"get","user":{"username":"u"},"objectRef":{"resource":"pods"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-11-24T10:00:00Z","stageTimestamp":"2026-11-24T10:00:00.040Z"}`,
+		`{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"b","stage":"ResponseComplete","verb":"get","user":{"username":"u"},"objectRef":{"resource":"pods"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-11-24T10:00:01Z"}`,
+		`{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","auditID":"c","stage":"ResponseComplete","verb":"get","user":{"username":"u"},"objectRef":{"resource":"pods"},"responseStatus":{"code":200},"timestamp":"2026-11-24T10:00:02Z"}`,
+	}
+	keys, err := ParseKeys("user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Groupings: [][]KeySpec{keys}})
+	var e audit.Event
+	for _, l := range lines {
+		if !e.Scan([]byte(l)) {
+			t.Fatalf("not an event: %s", l)
+		}
+		a.Event(&e)
+	}
+	res, err := Merge([]*Aggregator{a}, MergeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Count != 3 || res.Total.LatencySamples != 1 || res.Total.P50Ms == nil {
+		t.Fatalf("total %+v, want 3 requests and 1 latency sample", res.Total)
+	}
+	row := res.Tables[0].Rows[0]
+	if row.LatencySamples != 1 || *row.P50Ms < 35 || *row.P50Ms > 45 {
+		t.Errorf("row %+v, want 1 sample of about 40ms", row)
+	}
 }
