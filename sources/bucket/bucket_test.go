@@ -96,7 +96,9 @@ func init() {
 }
 
 // upload creates the bucket behind u and writes objs (full keys) into it.
-func upload(t *testing.T, u string, objs map[string][]byte) {
+func upload(t *testing.T, u string, objs map[string][]byte) { uploadTB(t, u, objs) }
+
+func uploadTB(t testing.TB, u string, objs map[string][]byte) {
 	t.Helper()
 	ctx := context.Background()
 	if strings.HasPrefix(u, "file://") {
