@@ -56,7 +56,6 @@ func BenchmarkRead(b *testing.B) {
 	start := time.Now()
 	uploadTB(b, u, objs)
 	b.Logf("%d MiB in %d objects; uploaded to moto in %s", total>>20, objects, time.Since(start).Round(time.Millisecond))
-	objs = nil
 
 	count := func(r io.Reader, buf []byte) int64 {
 		var n int64
