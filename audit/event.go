@@ -124,6 +124,17 @@ type Event struct {
 type Position struct {
 	File   string
 	Offset int64
+	// Input is the input's index in the read, which orders inputs (a
+	// rotated set oldest first) where their names do not.
+	Input int
+}
+
+// Before orders positions as the reader read them: by input, then offset.
+func (p Position) Before(o Position) bool {
+	if p.Input != o.Input {
+		return p.Input < o.Input
+	}
+	return p.Offset < o.Offset
 }
 
 func (e *Event) reset() {

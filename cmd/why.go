@@ -94,7 +94,7 @@ secrets, service-account tokens and token reviews are never shown unless
 }
 
 // Complete resolves the object and the inputs.
-func (o *WhyOptions) Complete(_ *cobra.Command, args []string) error {
+func (o *WhyOptions) Complete(c *cobra.Command, args []string) error {
 	typ, name, err := why.ParseObjectArgs(args)
 	if err != nil {
 		return err
@@ -110,11 +110,26 @@ func (o *WhyOptions) Complete(_ *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	ns := ""
-	if res.Namespaced {
+	// -n given (even -n ''), the kubeconfig's namespace, or, for a type
+	// whose scope is unknown, wherever the log has the object.
+	nsFlag, nsGiven := "", false
+	if c != nil && o.configFlags != nil && o.configFlags.Namespace != nil {
+		if f := c.Flag("namespace"); f != nil && f.Changed {
+			nsFlag, nsGiven = *o.configFlags.Namespace, true
+		}
+	}
+	ns, anyNS := "", false
+	switch {
+	case res.ScopeUnknown && nsGiven:
+		ns, res.Namespaced = nsFlag, nsFlag != ""
+	case res.ScopeUnknown:
+		anyNS = true
+	case res.Namespaced && nsGiven && nsFlag == "":
+		anyNS = true
+	case res.Namespaced:
 		ns = o.namespace()
 	}
-	o.hist = why.Options{Resource: res, Namespace: ns, Name: name, Owners: o.Owners, WithReads: o.WithReads, ShowSecrets: o.ShowSecrets}
+	o.hist = why.Options{Resource: res, Namespace: ns, AnyNamespace: anyNS, Name: name, Owners: o.Owners, WithReads: o.WithReads, ShowSecrets: o.ShowSecrets}
 	if !o.NoLink {
 		var getter genericclioptions.RESTClientGetter
 		if o.configFlags != nil {
@@ -205,7 +220,7 @@ func (o *WhyOptions) Run(ctx context.Context) error {
 		if !o.WithReads {
 			hint = "; --with-reads adds gets, lists and watches"
 		}
-		if o.hist.Resource.Namespaced && o.configFlags != nil && (o.configFlags.Namespace == nil || *o.configFlags.Namespace == "") {
+		if o.hist.Resource.Namespaced && !o.hist.AnyNamespace && o.configFlags != nil && (o.configFlags.Namespace == nil || *o.configFlags.Namespace == "") {
 			hint += fmt.Sprintf("; looked in namespace %q, use -n to choose another", o.hist.Namespace)
 		}
 		return fmt.Errorf("no calls to %s in the audit log (%d requests read)%s", tl.Object, st.Used, hint)

@@ -107,3 +107,40 @@ func TestWhyNoCluster(t *testing.T) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
+
+// TestWhyScope: the scope of a custom resource named without discovery is
+// learned from the log, and -n (even -n '') decides when given.
+func TestWhyScope(t *testing.T) {
+	const log = "../why/testdata/shapes.jsonl"
+	tests := []struct {
+		name    string
+		args    []string
+		want    string // in the output
+		wantErr string
+	}{
+		{"cluster-scoped, no -n", []string{"clusteroperators.config.openshift.io/dns"}, "clusteroperators.config.openshift.io dns: last changed", ""},
+		{"cluster-scoped, -n ''", []string{"clusteroperators.config.openshift.io/dns", "-n", ""}, "clusteroperators.config.openshift.io dns: last changed", ""},
+		{"cluster-scoped, wrong -n", []string{"clusteroperators.config.openshift.io/dns", "-n", "default"}, "", "no calls to"},
+		{"namespaced, no -n", []string{"widgets.example.com/w"}, "team-a/w", ""},
+		{"legacy group", []string{"deployments.extensions/nginx", "-n", "demo"}, "deployment demo/nginx", ""},
+		{"namespace", []string{"ns/kube-system", "-f", "testdata/real/audit.log.gz", "--with-reads"}, "namespace kube-system", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"why", "-f", log, "-q", "--no-link"}, tt.args...)
+			out, errOut, err := runCmd(t, "", args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, out)
+			}
+		})
+	}
+}

@@ -696,7 +696,7 @@ func (w *worker) process(c *chunk) []lrRecord {
 	if c.doc {
 		// A document's lines are its physical lines, as a user counts them.
 		docLines := int64(bytes.Count(bytes.TrimRight(c.data, "\r\n"), []byte{'\n'})) + 1
-		_, derr := w.dec.Decode(c.data, audit.Position{File: name})
+		_, derr := w.dec.Decode(c.data, audit.Position{File: name, Input: c.input})
 		if derr == nil {
 			w.perInput[c.input].Lines += docLines
 			return w.recs
@@ -730,7 +730,7 @@ func (w *worker) process(c *chunk) []lrRecord {
 			continue
 		}
 		w.perInput[c.input].Lines++
-		_, derr := w.dec.Decode(l, audit.Position{File: name, Offset: lineOff})
+		_, derr := w.dec.Decode(l, audit.Position{File: name, Offset: lineOff, Input: c.input})
 		if derr != nil {
 			w.skip(c.input, Problem{File: name, Line: lineNo, Offset: lineOff, Reason: derr.Reason, Detail: derr.Detail})
 		}

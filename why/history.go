@@ -21,6 +21,10 @@ type Options struct {
 	WithReads bool
 	// ShowSecrets prints bodies of secrets, tokens and token reviews.
 	ShowSecrets bool
+	// AnyNamespace matches the object in whatever namespace (or none) the
+	// log has it: for a type whose scope is unknown (a custom resource
+	// named without discovery) and no -n. The timeline says where it was.
+	AnyNamespace bool
 }
 
 // ObjectRef names one object of the story.
@@ -134,6 +138,7 @@ type ownerRef struct {
 type record struct {
 	Entry
 	res          Resource
+	pos          audit.Position
 	owners       []ownerRef
 	uid          string
 	reqLeaves    []leaf
@@ -190,19 +195,28 @@ func (c *Collector) Event(e *audit.Event) {
 	if read && !o.WithReads {
 		return
 	}
-	sameType := r.Resource == o.Resource.Resource && r.APIGroup == o.Resource.Group
+	// Older clusters served some types under other groups (deployments
+	// under extensions): those calls are of the same objects.
+	group := CanonicalGroup(r.Resource, r.APIGroup)
+	sameType := r.Resource == o.Resource.Resource && group == o.Resource.Group
 	key := r.Resource
-	if r.APIGroup != "" {
-		key += "." + r.APIGroup
+	if group != "" {
+		key += "." + group
 	}
 	if !sameType && (!o.Owners || !workloads[key]) {
 		return
 	}
-	if o.Resource.Namespaced && r.Namespace != o.Namespace {
-		return
-	}
-	if !o.Resource.Namespaced && r.Namespace != "" && sameType {
-		return
+	ns := namespaceOf(r, group)
+	switch {
+	case o.AnyNamespace && sameType:
+	case o.Resource.Namespaced:
+		if ns != o.Namespace {
+			return
+		}
+	default:
+		if ns != "" && sameType {
+			return
+		}
 	}
 	name := r.Name
 	if name == "" && e.Verb == "create" {
@@ -231,6 +245,16 @@ func (c *Collector) Event(e *audit.Event) {
 	c.records = append(c.records, c.record(e, key, name, owners))
 }
 
+// namespaceOf is the namespace of the object a call is about. For a
+// Namespace, kube-apiserver sets objectRef.namespace to the namespace's own
+// name on every call but the create: the object has no namespace.
+func namespaceOf(r *audit.ObjectRef, group string) string {
+	if group == "" && r.Resource == "namespaces" {
+		return ""
+	}
+	return r.Namespace
+}
+
 func ownerRefsOf(e *audit.Event) []ownerRef {
 	var out []ownerRef
 	for _, obj := range []string{"responseObject", "requestObject"} {
@@ -257,10 +281,10 @@ func (c *Collector) record(e *audit.Event, key, name string, owners []ownerRef) 
 			res = c.opts.Resource
 		}
 	}
-	rec := record{res: res}
+	rec := record{res: res, pos: e.Source}
 	rec.Time = e.Received
 	rec.AuditID = strings.Clone(e.AuditID)
-	rec.Object = ObjectRef{Kind: res.Kind, Resource: res.Key(), Namespace: strings.Clone(r.Namespace), Name: strings.Clone(name)}
+	rec.Object = ObjectRef{Kind: res.Kind, Resource: res.Key(), Namespace: strings.Clone(namespaceOf(r, CanonicalGroup(r.Resource, r.APIGroup))), Name: strings.Clone(name)}
 	rec.Verb = strings.Clone(e.Verb)
 	rec.Subresource = strings.Clone(r.Subresource)
 	rec.Code = e.Code

@@ -27,15 +27,27 @@ func Merge(opts Options, cs []*Collector) *Timeline {
 	for _, c := range cs {
 		recs = append(recs, c.records...)
 	}
+	// Time order; calls at the same time in the order the log has them
+	// (input, then offset), which does not depend on the workers.
 	sort.SliceStable(recs, func(i, j int) bool {
 		if !recs[i].Time.Equal(recs[j].Time) {
 			return recs[i].Time.Before(recs[j].Time)
 		}
-		return recs[i].AuditID < recs[j].AuditID
+		return recs[i].pos.Before(recs[j].pos)
 	})
 	target := objKey{opts.Resource.Key(), "", opts.Name}
 	if opts.Resource.Namespaced {
 		target.namespace = opts.Namespace
+	}
+	if opts.AnyNamespace {
+		// The scope is learned: the namespace of the object's first call
+		// ("" when the type is cluster-scoped).
+		for i := range recs {
+			if recs[i].Object.Resource == target.resource && recs[i].Object.Name == opts.Name {
+				target.namespace = recs[i].Object.Namespace
+				break
+			}
+		}
 	}
 	tl := &Timeline{Object: ObjectRef{Kind: opts.Resource.Kind, Resource: opts.Resource.Key(), Namespace: target.namespace, Name: opts.Name}}
 

@@ -14,6 +14,49 @@ type Resource struct {
 	Resource   string `json:"resource"`
 	Kind       string `json:"kind,omitempty"`
 	Namespaced bool   `json:"namespaced"`
+	// ScopeUnknown is set for a custom resource named without discovery:
+	// whether it is namespaced is learned from the log.
+	ScopeUnknown bool `json:"scopeUnknown,omitempty"`
+}
+
+// legacyGroups are the other API groups that served a built-in type on
+// older clusters (extensions until 1.16, events.k8s.io for core Events):
+// an audit log of such a cluster names the type under them.
+var legacyGroups = map[string][]string{
+	"deployments.apps":                     {"extensions"},
+	"daemonsets.apps":                      {"extensions"},
+	"replicasets.apps":                     {"extensions"},
+	"ingresses.networking.k8s.io":          {"extensions"},
+	"networkpolicies.networking.k8s.io":    {"extensions"},
+	"events":                               {"events.k8s.io"},
+	"horizontalpodautoscalers.autoscaling": nil,
+	"poddisruptionbudgets.policy":          nil,
+}
+
+// CanonicalGroup maps a group that served resource on older clusters
+// (extensions for deployments) to the group it is served by now, so that
+// one object's calls are one timeline whatever group each call used.
+func CanonicalGroup(resource, group string) string {
+	if group == "" {
+		return ""
+	}
+	for key, olds := range legacyGroups {
+		res, now, _ := strings.Cut(key, ".")
+		if res != resource {
+			continue
+		}
+		for _, g := range olds {
+			if g == group {
+				return now
+			}
+		}
+	}
+	return group
+}
+
+// Groups are every API group that served r: its own and the legacy ones.
+func (r Resource) Groups() []string {
+	return append([]string{r.Group}, legacyGroups[r.Key()]...)
 }
 
 // Key is "resource" or "resource.group", kubectl's spelling.
@@ -33,6 +76,10 @@ func (r Resource) Display() string {
 	return r.Resource
 }
 
+func res(group, version, resource, kind string, namespaced bool) Resource {
+	return Resource{Group: group, Version: version, Resource: resource, Kind: kind, Namespaced: namespaced}
+}
+
 type builtin struct {
 	Resource
 	aliases []string
@@ -41,45 +88,45 @@ type builtin struct {
 // builtins are the core types kubectl users name without discovery. Short
 // names are kubectl's (kubectl api-resources); singular is the lower-case kind.
 var builtins = []builtin{
-	{Resource{"", "v1", "pods", "Pod", true}, []string{"po"}},
-	{Resource{"", "v1", "services", "Service", true}, []string{"svc"}},
-	{Resource{"", "v1", "configmaps", "ConfigMap", true}, []string{"cm"}},
-	{Resource{"", "v1", "secrets", "Secret", true}, nil},
-	{Resource{"", "v1", "serviceaccounts", "ServiceAccount", true}, []string{"sa"}},
-	{Resource{"", "v1", "namespaces", "Namespace", false}, []string{"ns"}},
-	{Resource{"", "v1", "nodes", "Node", false}, []string{"no"}},
-	{Resource{"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true}, []string{"pvc"}},
-	{Resource{"", "v1", "persistentvolumes", "PersistentVolume", false}, []string{"pv"}},
-	{Resource{"", "v1", "endpoints", "Endpoints", true}, []string{"ep"}},
-	{Resource{"", "v1", "events", "Event", true}, []string{"ev"}},
-	{Resource{"", "v1", "limitranges", "LimitRange", true}, []string{"limits"}},
-	{Resource{"", "v1", "resourcequotas", "ResourceQuota", true}, []string{"quota"}},
-	{Resource{"", "v1", "replicationcontrollers", "ReplicationController", true}, []string{"rc"}},
-	{Resource{"apps", "v1", "deployments", "Deployment", true}, []string{"deploy"}},
-	{Resource{"apps", "v1", "replicasets", "ReplicaSet", true}, []string{"rs"}},
-	{Resource{"apps", "v1", "statefulsets", "StatefulSet", true}, []string{"sts"}},
-	{Resource{"apps", "v1", "daemonsets", "DaemonSet", true}, []string{"ds"}},
-	{Resource{"apps", "v1", "controllerrevisions", "ControllerRevision", true}, nil},
-	{Resource{"batch", "v1", "jobs", "Job", true}, nil},
-	{Resource{"batch", "v1", "cronjobs", "CronJob", true}, []string{"cj"}},
-	{Resource{"autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true}, []string{"hpa"}},
-	{Resource{"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true}, []string{"pdb"}},
-	{Resource{"networking.k8s.io", "v1", "ingresses", "Ingress", true}, []string{"ing"}},
-	{Resource{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true}, []string{"netpol"}},
-	{Resource{"networking.k8s.io", "v1", "ingressclasses", "IngressClass", false}, nil},
-	{Resource{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true}, nil},
-	{Resource{"coordination.k8s.io", "v1", "leases", "Lease", true}, nil},
-	{Resource{"rbac.authorization.k8s.io", "v1", "roles", "Role", true}, nil},
-	{Resource{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true}, nil},
-	{Resource{"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false}, nil},
-	{Resource{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false}, nil},
-	{Resource{"storage.k8s.io", "v1", "storageclasses", "StorageClass", false}, []string{"sc"}},
-	{Resource{"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false}, []string{"crd", "crds"}},
-	{Resource{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false}, nil},
-	{Resource{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false}, nil},
-	{Resource{"scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", false}, []string{"pc"}},
-	{Resource{"certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", false}, []string{"csr"}},
-	{Resource{"authentication.k8s.io", "v1", "tokenreviews", "TokenReview", false}, nil},
+	{res("", "v1", "pods", "Pod", true), []string{"po"}},
+	{res("", "v1", "services", "Service", true), []string{"svc"}},
+	{res("", "v1", "configmaps", "ConfigMap", true), []string{"cm"}},
+	{res("", "v1", "secrets", "Secret", true), nil},
+	{res("", "v1", "serviceaccounts", "ServiceAccount", true), []string{"sa"}},
+	{res("", "v1", "namespaces", "Namespace", false), []string{"ns"}},
+	{res("", "v1", "nodes", "Node", false), []string{"no"}},
+	{res("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true), []string{"pvc"}},
+	{res("", "v1", "persistentvolumes", "PersistentVolume", false), []string{"pv"}},
+	{res("", "v1", "endpoints", "Endpoints", true), []string{"ep"}},
+	{res("", "v1", "events", "Event", true), []string{"ev"}},
+	{res("", "v1", "limitranges", "LimitRange", true), []string{"limits"}},
+	{res("", "v1", "resourcequotas", "ResourceQuota", true), []string{"quota"}},
+	{res("", "v1", "replicationcontrollers", "ReplicationController", true), []string{"rc"}},
+	{res("apps", "v1", "deployments", "Deployment", true), []string{"deploy"}},
+	{res("apps", "v1", "replicasets", "ReplicaSet", true), []string{"rs"}},
+	{res("apps", "v1", "statefulsets", "StatefulSet", true), []string{"sts"}},
+	{res("apps", "v1", "daemonsets", "DaemonSet", true), []string{"ds"}},
+	{res("apps", "v1", "controllerrevisions", "ControllerRevision", true), nil},
+	{res("batch", "v1", "jobs", "Job", true), nil},
+	{res("batch", "v1", "cronjobs", "CronJob", true), []string{"cj"}},
+	{res("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true), []string{"hpa"}},
+	{res("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true), []string{"pdb"}},
+	{res("networking.k8s.io", "v1", "ingresses", "Ingress", true), []string{"ing"}},
+	{res("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true), []string{"netpol"}},
+	{res("networking.k8s.io", "v1", "ingressclasses", "IngressClass", false), nil},
+	{res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true), nil},
+	{res("coordination.k8s.io", "v1", "leases", "Lease", true), nil},
+	{res("rbac.authorization.k8s.io", "v1", "roles", "Role", true), nil},
+	{res("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true), nil},
+	{res("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false), nil},
+	{res("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false), nil},
+	{res("storage.k8s.io", "v1", "storageclasses", "StorageClass", false), []string{"sc"}},
+	{res("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false), []string{"crd", "crds"}},
+	{res("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false), nil},
+	{res("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false), nil},
+	{res("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", false), []string{"pc"}},
+	{res("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", false), []string{"csr"}},
+	{res("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", false), nil},
 }
 
 // LookupBuiltin resolves a kubectl-style type name (deploy, deployment,
@@ -99,6 +146,13 @@ func LookupBuiltin(name string) (Resource, bool) {
 			}
 			if group == b.Group || group == b.Version+"."+b.Group || (b.Group == "" && group == b.Version) {
 				return b.Resource, true
+			}
+			// An old group of the type (deployments.extensions,
+			// deployments.v1beta1.extensions) names the same objects.
+			for _, g := range legacyGroups[b.Key()] {
+				if group == g || strings.HasSuffix(group, "."+g) {
+					return b.Resource, true
+				}
 			}
 			continue
 		}
@@ -150,8 +204,9 @@ func ResolveResource(name string, mapper Mapper) (Resource, error) {
 	n := strings.ToLower(name)
 	if res, group, ok := strings.Cut(n, "."); ok && res != "" && strings.Contains(group, ".") && strings.HasSuffix(res, "s") {
 		// widgets.example.com: a plural and a group with a domain. Scope is
-		// unknown without discovery; a namespace given with -n decides.
-		return Resource{Group: group, Resource: res, Namespaced: true}, nil
+		// unknown without discovery: the log tells (events without a
+		// namespace are of a cluster-scoped type), or -n decides.
+		return Resource{Group: group, Resource: res, Namespaced: true, ScopeUnknown: true}, nil
 	}
 	msg := fmt.Sprintf("unknown resource type %q: use a kubectl name (deploy, deployments, deployments.apps, po, svc, cm, ...) or plural.group for custom resources", name)
 	if mapErr != nil {
