@@ -205,7 +205,6 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	}
 	selected := o.selected()
 	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.OneRotatedSet(o.readOpts.Inputs)}
-	o.readOpts.Stages, dopts.CountOnce = detectors.StagesFor(o.readOpts.Stages)
 	eng, err := detectors.New(selected, dopts)
 	if err != nil {
 		return err

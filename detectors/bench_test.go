@@ -49,7 +49,7 @@ func runShipped(tb testing.TB, file string, workers int) *detectors.Result {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	eng, err := detectors.New(rs, detectors.Options{CountOnce: true, Streaming: true})
+	eng, err := detectors.New(rs, detectors.Options{Streaming: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func runShipped(tb testing.TB, file string, workers int) *detectors.Result {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ro := sources.ReadOptions{Inputs: in, Workers: workers, Stages: detectors.DetectStages}
+	ro := sources.ReadOptions{Inputs: in, Workers: workers}
 	if _, err := sources.Read(context.Background(), ro, eng.NewSink); err != nil {
 		tb.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func BenchmarkReadOnly(b *testing.B) {
 	in, _ := sources.ResolveInputs([]string{file}, nil)
 	b.SetBytes(fi.Size())
 	for i := 0; i < b.N; i++ {
-		ro := sources.ReadOptions{Inputs: in, Workers: 2, Stages: detectors.DetectStages}
+		ro := sources.ReadOptions{Inputs: in, Workers: 2}
 		if _, err := sources.Read(context.Background(), ro, func() audit.Sink { return audit.SinkFunc(func(*audit.Event) {}) }); err != nil {
 			b.Fatal(err)
 		}

@@ -43,13 +43,12 @@ func run(t *testing.T, rulesYAML, eventsYAML string, workers int, opts detectors
 
 func runLines(t *testing.T, rs []*rules.Rule, lines []byte, workers int, opts detectors.Options) *detectors.Result {
 	t.Helper()
-	opts.CountOnce = true
 	eng, err := detectors.New(rs, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := sources.Input{Name: "events", Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(lines)), nil }}
-	ro := sources.ReadOptions{Inputs: []sources.Input{in}, Workers: workers, ChunkSize: 4096, Stages: detectors.DetectStages}
+	ro := sources.ReadOptions{Inputs: []sources.Input{in}, Workers: workers, ChunkSize: 4096}
 	if _, err := sources.Read(context.Background(), ro, eng.NewSink); err != nil {
 		t.Fatal(err)
 	}
@@ -256,12 +255,12 @@ func FuzzShippedRules(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		eng, err := detectors.New(rs, detectors.Options{CountOnce: true, Streaming: true})
+		eng, err := detectors.New(rs, detectors.Options{Streaming: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		in := sources.Input{Name: "fuzz", Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-		sources.Read(context.Background(), sources.ReadOptions{Inputs: []sources.Input{in}, Workers: 1, ChunkSize: 1 << 16, MaxLineSize: 1 << 20, Stages: detectors.DetectStages}, eng.NewSink)
+		sources.Read(context.Background(), sources.ReadOptions{Inputs: []sources.Input{in}, Workers: 1, ChunkSize: 1 << 16, MaxLineSize: 1 << 20}, eng.NewSink)
 		eng.Finish()
 	})
 }

@@ -16,16 +16,6 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/rules"
 )
 
-// StagesFor returns the stages the reader must deliver to an Engine for
-// the user's --stage choice (nil: count each request once) and the Options'
-// CountOnce that goes with it; the two must be set together.
-func StagesFor(user []string) (readStages []string, countOnce bool) {
-	if len(user) == 0 {
-		return DetectStages, true
-	}
-	return user, false
-}
-
 // Options tune the runtime.
 type Options struct {
 	// MaxGroups caps the groups held open at once, across rules and
@@ -42,19 +32,7 @@ type Options struct {
 	// log, or its rotated files in order); several apiservers' logs read
 	// one after the other overlap in time, so leave it off for them.
 	Streaming bool
-	// CountOnce counts each request once when the reading path delivers
-	// every stage (ReadOptions.Stages = DetectStages): a long-running
-	// request (watch, exec, attach, port-forward, proxy) at its
-	// ResponseStarted event, written when it starts, with the code it
-	// got; any other request at ResponseComplete or Panic, or at
-	// ResponseStarted when that is all it has (kube-apiserver logs failed
-	// authentication, the 401s, at ResponseStarted only). The decision
-	// needs no other event, so every worker can stream.
-	CountOnce bool
 }
-
-// DetectStages are the stages to read with CountOnce.
-var DetectStages = []string{audit.StageResponseStarted, audit.StageResponseComplete, audit.StagePanic}
 
 // DefaultMaxGroups bounds memory to a few hundred MB in the worst case.
 const DefaultMaxGroups = 200_000
@@ -216,15 +194,14 @@ type Sink struct {
 	minT      int64
 	maxT      int64
 	long      []int64
-	// used counts the events rules saw; started and lrCompleted tell
-	// whether the log has ResponseStarted events at all.
-	used, started, lrCompleted int64
-	keyGet, aggGet             [][]func(*audit.Event) string
-	keyBuf                     []byte
-	keyVals                    []string
-	aggBuf                     []any
-	lastFile                   string
-	lastFileIdx                uint32
+	// used counts the events rules saw.
+	used           int64
+	keyGet, aggGet [][]func(*audit.Event) string
+	keyBuf         []byte
+	keyVals        []string
+	aggBuf         []any
+	lastFile       string
+	lastFileIdx    uint32
 	// exprErrs counts, per rule, expressions that failed on an event.
 	exprErrs []exprErrors
 }
@@ -268,19 +245,6 @@ type ipSeen struct {
 // Event implements audit.Sink.
 func (s *Sink) Event(ev *audit.Event) {
 	e := s.e
-	if e.opts.CountOnce {
-		switch ev.Stage {
-		case audit.StageResponseStarted:
-			s.started++
-		case audit.StageResponseComplete, audit.StagePanic:
-			if ev.LongRunning() {
-				s.lrCompleted++
-				return
-			}
-		default:
-			return
-		}
-	}
 	s.used++
 	// Window time: requestReceivedTimestamp, else stageTimestamp; an event
 	// with neither counts at the Unix epoch (time.Time's zero value has no

@@ -251,14 +251,8 @@ func (e *Engine) Finish() *Result {
 	e.evaluateAll(e.takeReady(true))
 
 	res := &Result{RuleCount: len(e.rules), PeakGroups: e.peakGroups.Load()}
-	var started, lrCompleted int64
 	for _, s := range e.sinks {
 		res.Events += s.used
-		started += s.started
-		lrCompleted += s.lrCompleted
-	}
-	if e.opts.CountOnce && started == 0 && lrCompleted > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the log has no ResponseStarted events (the audit policy omits them?): %d long-running requests (watch, exec, ...) were not seen; pass --stage ResponseComplete to read them at completion", lrCompleted))
 	}
 	for _, f := range e.fired {
 		res.Findings = append(res.Findings, e.render(f))

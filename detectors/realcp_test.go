@@ -71,7 +71,7 @@ func TestRealControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := detectors.New(rs, detectors.Options{CountOnce: true, Streaming: true})
+	eng, err := detectors.New(rs, detectors.Options{Streaming: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestRealControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: in, Stages: detectors.DetectStages}, eng.NewSink); err != nil {
+	if _, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: in}, eng.NewSink); err != nil {
 		t.Fatal(err)
 	}
 	res := eng.Finish()

@@ -229,6 +229,7 @@ type lrRecord struct {
 	rank    int
 	pos     audit.Position
 	raw     []byte
+	t       int64 // requestReceivedTimestamp, Unix ns
 }
 
 type lrBatch struct {
@@ -251,12 +252,18 @@ func stageRank(stage string) int {
 // Read reads every input once, in parallel, and hands each event to a sink.
 //
 // Counting a request once: unless opts.Stages is set, each auditID is used
-// once: its ResponseComplete event if the input has one, else its
-// ResponseStarted event (long-running requests still open when the log
-// ends), else its Panic event. RequestReceived events are never used.
-// Only long-running requests (watch, exec, ...) log more than one of those
-// stages, so only their events are held back for matching; the rest flow
-// straight to the workers' sinks.
+// once. Only long-running requests (watch, exec, attach, port-forward,
+// proxy, log) log more than one final stage; such a request counts at the
+// first of its events the input has, in input order: its ResponseStarted
+// (written when it starts, with the code it got), else its
+// ResponseComplete (the ResponseStarted is in an earlier file, or the
+// policy omits the stage), else its Panic. Any other request counts at its
+// ResponseComplete or Panic event, or at ResponseStarted when that is all
+// it has (kube-apiserver logs failed authentications, the 401s, with that
+// stage alone). RequestReceived events are never used. Long-running
+// requests' events pass through the sequencer, which keeps only the
+// auditIDs of requests still open, for as long as a request can live
+// (MaxRequestLife of log time), so memory does not grow with the input.
 func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*Stats, error) {
 	start := time.Now()
 	workers := opts.Workers
@@ -329,7 +336,6 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 	wg.Wait()
 	close(batches)
 	<-seqDone
-	seq.flush()
 
 	st := &Stats{Inputs: r.inputs, Skipped: map[string]int64{}}
 	problems := r.problems
@@ -794,6 +800,7 @@ func (w *worker) route(e *audit.Event) {
 		rank:    stageRank(e.Stage),
 		pos:     e.Source,
 		raw:     e.AppendJSON(nil),
+		t:       e.Received.UnixNano(),
 	})
 }
 
@@ -811,30 +818,39 @@ func (w *worker) deliver(e *audit.Event) {
 // whatever order the workers finish their chunks in.
 type sequencer struct {
 	worker
-	// ev is the view held events are re-read into.
+	// ev is the view records are re-read into.
 	ev      audit.Event
 	next    int64
 	waiting map[int64][]lrRecord
-	pending map[string]int // auditID -> index in order
-	order   []lrRecord
-	// recent remembers completed long-running requests, in case a
-	// ResponseStarted event comes after its ResponseComplete (webhook
-	// batches can reorder); bounded so memory stays flat.
+	// open holds the requests counted at ResponseStarted whose
+	// ResponseComplete has not come yet: auditID -> received time.
+	open map[string]int64
+	// recent remembers requests counted at ResponseComplete or Panic, in
+	// case their ResponseStarted comes after (webhook batches can
+	// reorder); bounded so memory stays flat.
 	recent     map[string]struct{}
 	recentRing []string
 	recentNext int
+	// hi is the latest received time seen; expired is when open was last
+	// pruned of requests older than MaxRequestLife.
+	hi, expired int64
 }
+
+// MaxRequestLife is how long a long-running request is remembered after it
+// started, in log time, for its later stages to be recognised: longer than
+// kube-apiserver's longest watch (twice --min-request-timeout, 1h by
+// default) with room for exec and port-forward sessions.
+const MaxRequestLife = 6 * time.Hour
 
 const recentCompleted = 1 << 16
 
 func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *sequencer {
-	s := &sequencer{
+	return &sequencer{
 		worker:  *newWorker(sink, opts, stageSet, len(opts.Inputs)),
 		waiting: map[int64][]lrRecord{},
-		pending: map[string]int{},
+		open:    map[string]int64{},
 		recent:  map[string]struct{}{},
 	}
-	return s
 }
 
 func (s *sequencer) run(batches <-chan lrBatch) {
@@ -854,33 +870,45 @@ func (s *sequencer) run(batches <-chan lrBatch) {
 	}
 }
 
+// resolve counts a long-running request at the first of its events, and
+// drops the others.
 func (s *sequencer) resolve(rec lrRecord) {
-	if i, ok := s.pending[rec.auditID]; ok {
-		held := &s.order[i]
+	if rec.t > s.hi {
+		s.hi = rec.t
+	}
+	if _, ok := s.open[rec.auditID]; ok {
 		s.otherStages++
-		if rec.rank > held.rank {
-			*held = rec
+		if rec.rank != 2 { // ResponseComplete or Panic: the request is over
+			delete(s.open, rec.auditID)
 		}
-		if rec.rank == 3 {
-			s.emit(*held)
-			held.raw = nil
-			delete(s.pending, rec.auditID)
-			s.remember(rec.auditID)
-		}
-		s.compact()
 		return
 	}
 	if _, done := s.recent[rec.auditID]; done {
 		s.otherStages++
 		return
 	}
-	if rec.rank == 3 {
-		s.emit(rec)
+	s.emit(rec)
+	if rec.rank == 2 {
+		s.open[rec.auditID] = rec.t
+		s.expire()
+	} else {
 		s.remember(rec.auditID)
+	}
+}
+
+// expire forgets open requests that started more than MaxRequestLife
+// before the latest one, at most once a minute of log time.
+func (s *sequencer) expire() {
+	if s.hi-s.expired < int64(time.Minute) || len(s.open) < 1024 {
 		return
 	}
-	s.pending[rec.auditID] = len(s.order)
-	s.order = append(s.order, rec)
+	s.expired = s.hi
+	limit := s.hi - int64(MaxRequestLife)
+	for id, t := range s.open {
+		if t < limit {
+			delete(s.open, id)
+		}
+	}
 }
 
 func (s *sequencer) remember(id string) {
@@ -894,38 +922,10 @@ func (s *sequencer) remember(id string) {
 	s.recent[id] = struct{}{}
 }
 
-// compact drops resolved records from the front of order so it does not
-// grow with the input.
-func (s *sequencer) compact() {
-	drop := 0
-	for drop < len(s.order) && s.order[drop].raw == nil {
-		drop++
-	}
-	if drop < 1024 && drop < len(s.order) {
-		return
-	}
-	s.order = append(s.order[:0], s.order[drop:]...)
-	for id, i := range s.pending {
-		s.pending[id] = i - drop
-	}
-}
-
-// emit re-decodes a held event and delivers it.
+// emit re-decodes a record's event and delivers it.
 func (s *sequencer) emit(rec lrRecord) {
 	if s.ev.Scan(rec.raw) {
 		s.ev.Source = rec.pos
 		s.deliver(&s.ev)
 	}
-}
-
-// flush delivers requests that never completed within the input
-// (watches still open when the log ends), in input order.
-func (s *sequencer) flush() {
-	for _, rec := range s.order {
-		if rec.raw != nil {
-			s.emit(rec)
-		}
-	}
-	s.order = nil
-	s.pending = nil
 }

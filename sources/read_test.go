@@ -89,11 +89,11 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 }
 
 // want is what testdata/events.jsonl gives when each request counts once:
-// the watch's ResponseComplete (not its ResponseStarted), the 401 (which
-// kube-apiserver logs as ResponseStarted only), the exec that never
-// completed (ResponseStarted), and the Panic.
+// the watch at its ResponseStarted (its first event; the ResponseComplete
+// is dropped), the 401 (which kube-apiserver logs as ResponseStarted only),
+// the exec that never completed (ResponseStarted), and the Panic.
 var wantOnce = []string{
-	"a01 ResponseComplete", "a02 ResponseComplete", "a03 ResponseStarted", "a04 ResponseComplete",
+	"a01 ResponseComplete", "a02 ResponseStarted", "a03 ResponseStarted", "a04 ResponseComplete",
 	"a05 ResponseComplete", "a06 ResponseStarted", "a07 ResponseComplete", "a08 ResponseComplete", "a09 Panic",
 }
 

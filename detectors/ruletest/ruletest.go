@@ -190,11 +190,11 @@ func runTest(fsys fs.FS, dir string, t Test, all []*rules.Rule) (*detectors.Resu
 			enabled = append(enabled, r)
 		}
 	}
-	eng, err := detectors.New(enabled, detectors.Options{CountOnce: true, Streaming: len(inputs) == 1})
+	eng, err := detectors.New(enabled, detectors.Options{Streaming: len(inputs) == 1})
 	if err != nil {
 		return nil, err
 	}
-	ro := sources.ReadOptions{Inputs: inputs, Stages: detectors.DetectStages, Workers: 2, ChunkSize: 1 << 16}
+	ro := sources.ReadOptions{Inputs: inputs, Workers: 2, ChunkSize: 1 << 16}
 	if _, err := sources.Read(context.Background(), ro, eng.NewSink); err != nil {
 		return nil, err
 	}
