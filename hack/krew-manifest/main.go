@@ -9,7 +9,13 @@
 // each archive one platform; every file the platform's bin and files name
 // must be in its archive.
 //
+// With -release-bot-template it writes instead the same manifest as a
+// template of krew-release-bot (the GitHub Action that opens the krew-index
+// pull request of each release): the version and each platform's uri and
+// sha256 left to the bot's {{ .TagName }} and addURIAndSha.
+//
 //	goreleaser release --clean && go run ./hack/krew-manifest
+//	go run ./hack/krew-manifest -release-bot-template -o .krew.yaml
 package main
 
 import (
@@ -93,11 +99,18 @@ func main() {
 	dist := flag.String("dist", "dist", "GoReleaser's output directory")
 	out := flag.String("o", "", "where to write the manifest (default DIST/krew/NAME.yaml)")
 	partial := flag.Bool("partial", false, "leave out the template's platforms that have no archive (snapshots of some targets)")
+	botTemplate := flag.Bool("release-bot-template", false, "write krew-release-bot's template of the manifest to -o (default stdout), not a release's manifest")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fail(fmt.Errorf("no arguments expected, got %q", flag.Args()))
 	}
-	if err := run(*template, *dist, *out, *partial, os.Stderr); err != nil {
+	var err error
+	if *botTemplate {
+		err = runBotTemplate(*template, *out, os.Stdout)
+	} else {
+		err = run(*template, *dist, *out, *partial, os.Stderr)
+	}
+	if err != nil {
 		fail(err)
 	}
 }
@@ -146,6 +159,70 @@ func run(templatePath, dist, out string, partial bool, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "krew-manifest: wrote %s (%d platforms)\n", out, len(m.Spec.Platforms))
 	return nil
+}
+
+// runBotTemplate writes the template as krew-release-bot's, to out or, when
+// out is "", to stdout.
+func runBotTemplate(templatePath, out string, stdout io.Writer) error {
+	tmpl, err := readTemplate(templatePath)
+	if err != nil {
+		return err
+	}
+	data, err := botTemplate(tmpl)
+	if err != nil {
+		return err
+	}
+	header := fmt.Sprintf("# krew-release-bot's template, written by hack/krew-manifest from %s; do not edit.\n", filepath.ToSlash(templatePath))
+	data = append([]byte(header), data...)
+	if out == "" {
+		_, err = stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(out, data, 0o644)
+}
+
+// botTemplate turns the template into krew-release-bot's: spec.version is
+// the bot's {{ .TagName }}, and each platform's uri and sha256 its
+// addURIAndSha of the release asset (the archive name with the version as
+// the bot's {{ .Version }}, the tag without its "v").
+func botTemplate(tmpl plugin) ([]byte, error) {
+	version := strings.TrimPrefix(tmpl.Spec.Version, "v")
+	m := tmpl
+	m.Spec.Version = "{{ .TagName }}"
+	m.Spec.Platforms = append([]platform(nil), tmpl.Spec.Platforms...)
+	assets := make([]string, len(m.Spec.Platforms))
+	for i, p := range m.Spec.Platforms {
+		key, err := platformKey(p)
+		if err != nil {
+			return nil, err
+		}
+		base, err := releaseDownloads(p.URI)
+		if err != nil {
+			return nil, fmt.Errorf("platform %s: %w", key, err)
+		}
+		name := p.URI[strings.LastIndex(p.URI, "/")+1:]
+		if version == "" || strings.Count(name, version) != 1 {
+			return nil, fmt.Errorf("platform %s: the archive %q does not name the template's version %q once", key, name, version)
+		}
+		assets[i] = base + "/{{ .TagName }}/" + strings.Replace(name, version, "{{ .Version }}", 1)
+		m.Spec.Platforms[i].URI = fmt.Sprintf("URI-%d", i)
+		m.Spec.Platforms[i].Sha256 = fmt.Sprintf("SHA256-%d", i)
+	}
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	out := string(data)
+	// The marshalled keys are sorted: a platform's sha256 comes right before
+	// its uri, four spaces in, where the bot's addURIAndSha writes both.
+	for i, asset := range assets {
+		lines := fmt.Sprintf("    sha256: SHA256-%d\n    uri: URI-%d\n", i, i)
+		if strings.Count(out, lines) != 1 {
+			return nil, fmt.Errorf("internal error: no sha256 and uri lines of platform %d in\n%s", i, out)
+		}
+		out = strings.Replace(out, lines, fmt.Sprintf("    {{ addURIAndSha %q .TagName }}\n", asset), 1)
+	}
+	return []byte(out), nil
 }
 
 func readTemplate(p string) (plugin, error) {

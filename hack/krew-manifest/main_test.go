@@ -8,11 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	texttemplate "text/template"
 
 	"sigs.k8s.io/yaml"
 )
@@ -241,5 +243,58 @@ func TestTemplateErrors(t *testing.T) {
 				t.Fatalf("got error %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestReleaseBotTemplate renders krew-release-bot's template as the bot does
+// (text/template; addURIAndSha renders the asset URL with TagName and Version
+// and takes the asset's sha256, here of the archive in dist) and checks that
+// it gives the manifest the release writes.
+func TestReleaseBotTemplate(t *testing.T) {
+	dist, _ := fakeRelease(t, "1.2.3", allPlatforms)
+	want := filepath.Join(t.TempDir(), "audit.yaml")
+	if err := run(template, dist, want, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var bot bytes.Buffer
+	if err := runBotTemplate(template, "", &bot); err != nil {
+		t.Fatal(err)
+	}
+	type values struct{ TagName, Version string }
+	funcs := texttemplate.FuncMap{"addURIAndSha": func(url, tag string) (string, error) {
+		var u strings.Builder
+		if err := texttemplate.Must(texttemplate.New("url").Parse(url)).Execute(&u, values{tag, strings.TrimPrefix(tag, "v")}); err != nil {
+			return "", err
+		}
+		asset := u.String()
+		sum, _, err := readArchive(filepath.Join(dist, asset[strings.LastIndex(asset, "/")+1:]))
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("uri: %s\n    sha256: %s", asset, sum), nil
+	}}
+	tmpl, err := texttemplate.New("bot").Funcs(funcs).Parse(bot.String())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, bot.String())
+	}
+	var rendered bytes.Buffer
+	if err := tmpl.Execute(&rendered, values{TagName: "v1.2.3"}); err != nil {
+		t.Fatal(err)
+	}
+	var got, wantPlugin plugin
+	if err := yaml.UnmarshalStrict(rendered.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, rendered.String())
+	}
+	data, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(data, &wantPlugin); err != nil {
+		t.Fatal(err)
+	}
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(wantPlugin)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("the bot's manifest\n%s\nis not the release's\n%s", gotJSON, wantJSON)
 	}
 }
