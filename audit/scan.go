@@ -711,7 +711,10 @@ func lookupString(obj []byte, key string, arena *[]byte) string {
 		case '"':
 			return s.strValue(&out)
 		case '[':
-			vals, h, ok := s.stringArray(nil, 2)
+			// user.extra values are lists, nearly always of one string:
+			// a buffer on the stack keeps the lookup allocation-free.
+			var buf [4]string
+			vals, h, ok := s.stringArray(buf[:0], 2)
 			if len(vals) > 0 {
 				out = vals[0]
 			}

@@ -168,7 +168,12 @@ func (a *Aggregator) exprError(err error) {
 // counts once per group).
 func (a *Aggregator) product(tb *table, i int, key []byte, e *audit.Event, isErr, hasLatency bool, latency time.Duration) {
 	if i == len(tb.keys) {
-		a.keyBuf = key
+		// Keep the largest buffer, not the last: with several values
+		// per key (groups) a later, shorter key would otherwise hand the
+		// next event a buffer too small for the longer one.
+		if cap(key) > cap(a.keyBuf) {
+			a.keyBuf = key
+		}
 		a.add(tb, key, e, isErr, hasLatency, latency)
 		return
 	}
