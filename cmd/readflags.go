@@ -26,6 +26,9 @@ type ReadFlags struct {
 	Quiet       bool
 	// Nodes reads from control-plane nodes (--from).
 	Nodes NodeFlags
+	// CacheDir keeps objects downloaded from buckets (--cache-dir).
+	CacheDir string
+	cloud    *sources.Cloud
 }
 
 // NewReadFlags returns the defaults.
@@ -36,7 +39,7 @@ func NewReadFlags() *ReadFlags {
 // AddFlags registers the flags.
 func (f *ReadFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVarP(&f.Filenames, "filename", "f", f.Filenames,
-		"audit log files, directories, globs, or - for stdin (repeatable); gzip and zstd are detected by content")
+		"audit log files, directories, globs, - for stdin, or buckets: s3://, gs://, azblob://BUCKET/PREFIX/, file:///DIR/ (repeatable); gzip and zstd are detected by content")
 	fs.StringVar(&f.Since, "since", f.Since, "only events received at or after this time: a duration before now (2h, 30m) or an RFC 3339 time")
 	fs.StringVar(&f.Until, "until", f.Until, "only events received before this time: a duration before now or an RFC 3339 time")
 	fs.StringVar(&f.Stage, "stage", f.Stage,
@@ -46,6 +49,10 @@ func (f *ReadFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.Strict, "strict", f.Strict, "exit with code 3 if any input line was skipped")
 	fs.BoolVarP(&f.Quiet, "quiet", "q", f.Quiet, "do not print the reading summary on stderr (problems are still reported)")
 	f.Nodes.AddFlags(fs)
+	if from := fs.Lookup("from"); from != nil {
+		from.Usage += "; or an EKS cluster's CloudWatch Logs group: cloudwatch:///aws/eks/CLUSTER/cluster (needs logs:DescribeLogStreams and logs:FilterLogEvents)"
+	}
+	fs.StringVar(&f.CacheDir, "cache-dir", f.CacheDir, "keep objects downloaded from buckets in this directory, so that a second run downloads nothing new")
 }
 
 // ToOptions validates the flags and resolves the inputs.
@@ -84,10 +91,33 @@ func (f *ReadFlags) ToOptions(in io.Reader, now time.Time) (sources.ReadOptions,
 		return o, fmt.Errorf("--max-line-size: want a size like 16Mi or 64Mi, at least 1Ki, got %q", f.MaxLineSize)
 	}
 	o.MaxLineSize = int(q.Value())
-	if len(f.Filenames) > 0 {
-		if o.Inputs, err = sources.ResolveInputs(f.Filenames, in); err != nil {
+	var files, buckets, groups, fromNodes []string
+	for _, v := range f.Filenames {
+		if sources.IsBucketURL(v) {
+			buckets = append(buckets, v)
+		} else {
+			files = append(files, v)
+		}
+	}
+	for _, v := range f.Nodes.From {
+		if sources.IsLogServiceURL(v) {
+			groups = append(groups, v)
+		} else {
+			fromNodes = append(fromNodes, v)
+		}
+	}
+	f.Nodes.From = fromNodes
+	if len(files) > 0 {
+		if o.Inputs, err = sources.ResolveInputs(files, in); err != nil {
 			return o, err
 		}
+	}
+	if len(buckets)+len(groups) > 0 {
+		var cloud []sources.Input
+		if f.cloud, cloud, err = sources.OpenCloud(context.Background(), buckets, groups, o.Since, o.Until, f.CacheDir); err != nil {
+			return o, err
+		}
+		o.Inputs = append(o.Inputs, cloud...)
 	}
 	nodeInputs, err := f.Nodes.Inputs(context.Background(), o.Since, o.Until)
 	if err != nil {
@@ -123,6 +153,7 @@ func ParseTimeBound(s string, now time.Time) (time.Time, error) {
 // command's output has been printed by the caller.
 func (f *ReadFlags) Read(ctx context.Context, opts sources.ReadOptions, errOut io.Writer, newSink func() audit.Sink) (*sources.Stats, error) {
 	st, err := sources.Read(ctx, opts, newSink)
+	f.cloud.Close()
 	if st != nil {
 		f.Report(st, errOut)
 	}
@@ -142,6 +173,11 @@ func (f *ReadFlags) Report(st *sources.Stats, errOut io.Writer) {
 		fmt.Fprintf(errOut, "warning: %s\n", w)
 	}
 	f.Nodes.Report(st, errOut, f.Quiet)
+	if !f.Quiet {
+		for _, line := range f.cloud.Summary() {
+			fmt.Fprintf(errOut, "%s\n", line)
+		}
+	}
 	if !f.Quiet || skipped > 0 || f.Nodes.Failed() > 0 {
 		fmt.Fprintf(errOut, "%s%s\n", st.Summary(), f.Nodes.SummarySuffix())
 	}

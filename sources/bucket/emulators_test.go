@@ -85,6 +85,9 @@ func TestMain(m *testing.M) {
 		_ = os.Unsetenv(k)
 	}
 	code := m.Run()
+	if fileRoot != "" {
+		_ = os.RemoveAll(fileRoot)
+	}
 	emuMu.Lock()
 	for _, f := range emuCleanup {
 		f()
