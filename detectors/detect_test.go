@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -70,19 +72,59 @@ func TestTumblingAndSlidingWindows(t *testing.T) {
 	events := `
 - {repeat: 6, every: 20s, user: alice, verb: get, objectRef: {resource: pods}, code: 500}
 `
-	// 6 events at 0s..100s: tumbling 1m windows hold 3 and 3.
+	// 6 events at 0s..100s: tumbling 1m windows hold 3 and 3, one incident.
 	res := run(t, strings.Replace(countRule, "%s", "1m", 1), events, 1, detectors.Options{Streaming: true})
-	if got := counts(res); !reflect.DeepEqual(got, []int64{3, 3}) {
-		t.Errorf("tumbling counts = %v, want [3 3]", got)
+	if got := counts(res); !reflect.DeepEqual(got, []int64{6}) {
+		t.Fatalf("tumbling counts = %v, want [6] (one incident of two windows)", got)
 	}
-	// Sliding 1m windows every 20s: 8 windows start from -40s to 100s.
+	if f := res.Findings[0]; f.Windows != 2 || f.Peak == nil || f.Peak.Count != 3 || f.WindowEnd.Sub(*f.WindowStart) != 2*time.Minute {
+		t.Errorf("tumbling incident: windows %d, peak %+v, span %v-%v", f.Windows, f.Peak, f.WindowStart, f.WindowEnd)
+	}
+	// Sliding 1m windows every 20s: 8 windows start from -40s to 100s; they
+	// share events, so the incident's count is the peak window's.
 	res = run(t, strings.Replace(countRule, "%s", "{size: 1m, slide: 20s}", 1), events, 1, detectors.Options{Streaming: true})
-	if got := counts(res); !reflect.DeepEqual(got, []int64{1, 2, 3, 3, 3, 3, 2, 1}) {
-		t.Errorf("sliding counts = %v, want [1 2 3 3 3 3 2 1]", got)
+	if got := counts(res); !reflect.DeepEqual(got, []int64{3}) {
+		t.Fatalf("sliding counts = %v, want [3]", got)
 	}
-	for _, f := range res.Findings {
-		if f.WindowStart == nil || f.WindowEnd.Sub(*f.WindowStart) != time.Minute {
-			t.Errorf("finding %s has window %v-%v", f.Fingerprint, f.WindowStart, f.WindowEnd)
+	if f := res.Findings[0]; f.Windows != 8 || f.WindowEnd.Sub(*f.WindowStart) != time.Minute+140*time.Second {
+		t.Errorf("sliding incident: windows %d, span %v-%v", f.Windows, f.WindowStart, f.WindowEnd)
+	}
+}
+
+// TestIncidents: windows of one rule and group merge only when they are
+// consecutive; a quiet window in between starts a new incident, and other
+// groups are other incidents. The first incident's fingerprint is the same
+// whether or not later windows joined it.
+func TestIncidents(t *testing.T) {
+	rule := strings.Replace(countRule, "%s", "1m", 1)
+	first := `
+- {repeat: 3, every: 20s, user: alice, verb: get, objectRef: {resource: pods}, code: 500}
+`
+	events := first + `
+- {at: 60s, repeat: 3, every: 20s, user: alice, verb: get, objectRef: {resource: pods}, code: 500}
+- {at: 61s, repeat: 1, user: bob, verb: get, objectRef: {resource: pods}, code: 500}
+- {at: 300s, repeat: 2, every: 10s, user: alice, verb: get, objectRef: {resource: pods}, code: 500}
+`
+	for _, workers := range []int{1, 3} {
+		res := run(t, rule, events, workers, detectors.Options{Streaming: true})
+		var got []string
+		for _, f := range res.Findings {
+			got = append(got, fmt.Sprintf("%s count=%d windows=%d %s", f.Key["user"], f.Count, f.Windows, f.WindowStart.Format("15:04:05")))
+		}
+		want := []string{"alice count=2 windows=1 10:05:00", "alice count=6 windows=2 10:00:00", "bob count=1 windows=1 10:01:00"}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("workers %d: incidents\n got %q\nwant %q", workers, got, want)
+		}
+		alone := run(t, rule, first, 1, detectors.Options{Streaming: true})
+		var fp string
+		for _, f := range res.Findings {
+			if f.Key["user"] == "alice" && f.Windows == 2 {
+				fp = f.Fingerprint
+			}
+		}
+		if fp == "" || alone.Findings[0].Fingerprint != fp {
+			t.Errorf("fingerprint %q changed when a later window joined (alone %q)", fp, alone.Findings[0].Fingerprint)
 		}
 	}
 }

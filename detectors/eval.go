@@ -27,7 +27,12 @@ type Finding struct {
 	// WindowStart and WindowEnd are unset for whole-input rules.
 	WindowStart *time.Time `json:"windowStart,omitempty"`
 	WindowEnd   *time.Time `json:"windowEnd,omitempty"`
-	// Fingerprint is stable across runs: rule, key and window start.
+	// Windows is how many consecutive windows the incident held (see
+	// incidents); Peak is the busiest of them, when there are several.
+	Windows int   `json:"windows,omitempty"`
+	Peak    *Peak `json:"peak,omitempty"`
+	// Fingerprint is stable across runs and input splits: rule, key and
+	// the start of the incident's first window.
 	Fingerprint string `json:"fingerprint"`
 	// Evidence are the earliest auditIDs of the group.
 	Evidence []string `json:"evidence"`
@@ -257,6 +262,11 @@ func (e *Engine) Finish() *Result {
 	for _, f := range e.fired {
 		res.Findings = append(res.Findings, e.render(f))
 	}
+	byID := map[string]*rules.Rule{}
+	for _, r := range e.rules {
+		byID[r.ID] = r
+	}
+	res.Findings = incidents(res.Findings, byID)
 	sortFindings(res.Findings)
 	res.Blind = e.blindness()
 	exprErrs := make([]exprErrors, len(e.rules))
