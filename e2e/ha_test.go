@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,8 +61,12 @@ func TestFromNodesHA(t *testing.T) {
 
 	t.Run("--from nodes gives what -f gives over the three directories", func(t *testing.T) {
 		for _, cmd := range commands {
+			start := time.Now()
 			want, _ := run(t, with(cmd, append(fromDirs, bound)...)...)
+			local := time.Since(start)
+			start = time.Now()
 			got, errOut := run(t, with(cmd, admin, "--from", "nodes", bound)...)
+			t.Logf("%s: -f over the three directories %s, --from nodes %s", strings.Join(cmd, " "), local.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 			if got != want {
 				t.Errorf("%s: --from nodes differs from -f DIR1 -f DIR2 -f DIR3:\n%s\nwant:\n%s\n%s\n%s", strings.Join(cmd, " "), head(got), head(want), errOut, listDirs(t, dirs))
 			}
@@ -204,6 +209,51 @@ func TestFromNodesHA(t *testing.T) {
 		}
 		if _, _, code := plugin(t, with(commands[0], admin, "--from", "nodes", bound, "--strict")...); code != 3 {
 			t.Errorf("--strict with a node not read: exit %d, want 3", code)
+		}
+	})
+
+	t.Run("a download cut through the real node proxy resumes with a Range request", func(t *testing.T) {
+		a := h.APIServers[1]
+		restart := func(args ...string) {
+			t.Helper()
+			if err := h.StopLogServer(a); err != nil {
+				t.Fatal(err)
+			}
+			a.LogServerArgs = args
+			if err := h.StartLogServer(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		restart("-cut-once", "50000")
+		defer restart()
+		want, _ := run(t, with(commands[0], "-f", a.AuditDir, bound)...)
+		got, errOut := run(t, with(commands[0], admin, "--from", "node/"+a.Node, bound)...)
+		if got != want {
+			t.Errorf("--from node/%s with its downloads cut differs from -f over its log:\n%s\nwant:\n%s\n%s", a.Node, head(got), head(want), errOut)
+		}
+		log, err := os.ReadFile(a.LogServerLogPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every file (the gzip'd backups too) was cut once and resumed from
+		// what had come through the proxy, less the overlap checked.
+		cuts := regexp.MustCompile(`(?m)^cut (\S+) after`).FindAllStringSubmatch(string(log), -1)
+		files := 1 + len(backups(t, a.AuditDir))
+		if len(cuts) != files {
+			t.Errorf("%d downloads cut, want one per file (%d):\n%s", len(cuts), files, log)
+		}
+		for _, c := range cuts {
+			m := regexp.MustCompile(`(?m)^GET ` + regexp.QuoteMeta(c[1]) + ` range="bytes=(\d+)-"$`).FindStringSubmatch(string(log))
+			if m == nil {
+				t.Errorf("%s was cut and not resumed with a Range request:\n%s", c[1], log)
+				continue
+			}
+			if n, _ := strconv.Atoi(m[1]); n <= 0 || n > 50000-512 {
+				t.Errorf("%s was cut after 50000 bytes and resumed from byte %d", c[1], n)
+			}
+		}
+		if !strings.Contains(errOut, ", 0 skipped") {
+			t.Errorf("the resumed read skipped lines:\n%s", errOut)
 		}
 	})
 

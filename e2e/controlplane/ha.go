@@ -99,8 +99,11 @@ type HAAPIServer struct {
 	// network namespace. LogServerPort is its daemonEndpoints port.
 	NodeIP        net.IP
 	LogServerPort int
-	// LogServerLogPath is the log server's output.
+	// LogServerLogPath is the log server's output: a line per request.
 	LogServerLogPath string
+	// LogServerArgs are more flags for the log server (cmd/logserver),
+	// used when it is (re)started: -cut-once N.
+	LogServerArgs []string
 
 	ns        *netns
 	apiserver *process
@@ -404,10 +407,11 @@ func (h *HA) StartLogServer(ctx context.Context, a *HAAPIServer) error {
 	addr := net.JoinHostPort(a.NodeIP.String(), strconv.Itoa(a.LogServerPort))
 	// ip netns exec execs the server in place: its pid, process group and
 	// parent-death signal are the server's.
-	p, err := startProcess("logserver-"+a.Node, a.LogServerLogPath, "ip", "netns", "exec", a.ns.Name, h.logServer,
+	args := append([]string{"netns", "exec", a.ns.Name, h.logServer,
 		"-listen", addr, "-root", a.LogRoot,
 		"-cert", serving.CertFile, "-key", serving.KeyFile,
-		"-client-ca", h.PKI.CA.CertFile, "-client-cn", "kube-apiserver-kubelet-client")
+		"-client-ca", h.PKI.CA.CertFile, "-client-cn", "kube-apiserver-kubelet-client"}, a.LogServerArgs...)
+	p, err := startProcess("logserver-"+a.Node, a.LogServerLogPath, "ip", args...)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,11 @@
 // inside a network namespace, so that the API server's node proxy (which
 // refuses loopback addresses) can reach it.
 //
-//	logserver -listen 10.213.0.2:10250 -root DIR -cert F -key F -client-ca F [-client-cn NAME]
+// With -cut-once N, the first download of each file is cut after N bytes
+// (the connection closed under it), as a dropped network path would; each
+// request is logged with its Range header.
+//
+//	logserver -listen 10.213.0.2:10250 -root DIR -cert F -key F -client-ca F [-client-cn NAME] [-cut-once N]
 package main
 
 import (
@@ -19,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -29,13 +34,14 @@ func main() {
 	keyFile := flag.String("key", "", "serving key (PEM)")
 	clientCA := flag.String("client-ca", "", "CA that signs the accepted client certificates (PEM)")
 	clientCN := flag.String("client-cn", "", "if set, the only client certificate common name accepted")
+	cutOnce := flag.Int64("cut-once", 0, "if set, cut the first download of each file after this many bytes")
 	flag.Parse()
-	if err := run(*listen, *root, *certFile, *keyFile, *clientCA, *clientCN); err != nil {
+	if err := run(*listen, *root, *certFile, *keyFile, *clientCA, *clientCN, *cutOnce); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(listen, root, certFile, keyFile, clientCA, clientCN string) error {
+func run(listen, root, certFile, keyFile, clientCA, clientCN string, cutOnce int64) error {
 	if listen == "" || root == "" || certFile == "" || keyFile == "" || clientCA == "" {
 		return errors.New("-listen, -root, -cert, -key and -client-ca are required")
 	}
@@ -55,6 +61,8 @@ func run(listen, root, certFile, keyFile, clientCA, clientCN string) error {
 		return fmt.Errorf("-client-ca %s: no certificate", clientCA)
 	}
 	files := http.StripPrefix("/logs/", http.FileServer(http.Dir(root)))
+	var mu sync.Mutex
+	cut := map[string]bool{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/logs/", func(w http.ResponseWriter, r *http.Request) {
 		// The kubelet's /logs/ web service allows GET only.
@@ -68,6 +76,16 @@ func run(listen, root, certFile, keyFile, clientCA, clientCN string) error {
 				r.TLS.PeerCertificates[0].Subject.CommonName), http.StatusForbidden)
 			return
 		}
+		fmt.Printf("GET %s range=%q\n", r.URL.Path, r.Header.Get("Range"))
+		if cutOnce > 0 && r.Header.Get("Range") == "" {
+			mu.Lock()
+			first := !cut[r.URL.Path]
+			cut[r.URL.Path] = true
+			mu.Unlock()
+			if first {
+				w = &cuttingWriter{ResponseWriter: w, left: cutOnce, path: r.URL.Path}
+			}
+		}
 		files.ServeHTTP(w, r)
 	})
 	l, err := net.Listen("tcp", listen)
@@ -75,7 +93,10 @@ func run(listen, root, certFile, keyFile, clientCA, clientCN string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler: mux,
+		// HTTP/1.1 only, so that a cut can close the connection under a
+		// response (a hijack).
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
@@ -87,4 +108,37 @@ func run(listen, root, certFile, keyFile, clientCA, clientCN string) error {
 	// The harness waits for this line.
 	fmt.Printf("listening on %s, serving %s as /logs/\n", l.Addr(), root)
 	return srv.ServeTLS(l, "", "")
+}
+
+// cuttingWriter sends left body bytes of a response, then closes the
+// connection under it. Directory listings are not cut.
+type cuttingWriter struct {
+	http.ResponseWriter
+	left int64
+	path string
+	done bool
+}
+
+func (c *cuttingWriter) Write(p []byte) (int, error) {
+	if c.done {
+		return 0, net.ErrClosed
+	}
+	if c.Header().Get("Content-Type") == "text/html; charset=utf-8" || int64(len(p)) <= c.left {
+		c.left -= int64(len(p))
+		return c.ResponseWriter.Write(p)
+	}
+	n, err := c.ResponseWriter.Write(p[:c.left])
+	c.done = true
+	if err != nil {
+		return n, err
+	}
+	c.ResponseWriter.(http.Flusher).Flush()
+	conn, buf, err := c.ResponseWriter.(http.Hijacker).Hijack()
+	if err != nil {
+		return n, err
+	}
+	_ = buf.Flush()
+	_ = conn.Close()
+	fmt.Printf("cut %s after %d bytes\n", c.path, n)
+	return n, net.ErrClosed
 }
