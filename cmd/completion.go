@@ -18,6 +18,7 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
+	"github.com/kubectl-audit/kubectl-audit/sources/nodes"
 	"github.com/kubectl-audit/kubectl-audit/top"
 	"github.com/kubectl-audit/kubectl-audit/why"
 )
@@ -49,7 +50,7 @@ func registerCompletions(root *cobra.Command, configFlags *genericclioptions.Con
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
-			if fn := flagCompletion(f); fn != nil {
+			if fn := flagCompletion(f, configFlags); fn != nil {
 				if _, ok := c.GetFlagCompletionFunc(f.Name); !ok {
 					_ = c.RegisterFlagCompletionFunc(f.Name, fn)
 				}
@@ -86,7 +87,7 @@ func subcommandPath(c *cobra.Command) string {
 
 // flagCompletion returns the completion of one of our flags' values, or nil
 // for flags completed as cobra does by default (files) or by cli-runtime.
-func flagCompletion(f *pflag.Flag) cobra.CompletionFunc {
+func flagCompletion(f *pflag.Flag, configFlags *genericclioptions.ConfigFlags) cobra.CompletionFunc {
 	fixed := func(values []string) cobra.CompletionFunc {
 		return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return withPrefix(values, toComplete), cobra.ShellCompDirectiveNoFileComp
@@ -122,7 +123,17 @@ func flagCompletion(f *pflag.Flag) cobra.CompletionFunc {
 		return fixed(rules.SeverityNames())
 	case "stage":
 		return list([]string{"auto", audit.StageRequestReceived, audit.StageResponseStarted, audit.StageResponseComplete, audit.StagePanic})
-	case "since", "until", "where", "every", "limit", "workers", "max-groups", "max-line-size", "run":
+	case "from":
+		return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if prefix, ok := strings.CutPrefix(toComplete, fromNodePrefix); ok {
+				return prefixed(fromNodePrefix, liveNames(configFlags, "nodes", prefix)), cobra.ShellCompDirectiveNoFileComp
+			}
+			// node/ goes on with a name: no space after it.
+			return withPrefix([]string{fromNodes, fromNodePrefix}, toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		}
+	case "node-path":
+		return fixed(nodes.KnownDirs)
+	case "since", "until", "where", "every", "limit", "workers", "max-groups", "max-line-size", "run", "node-selector":
 		return cobra.NoFileCompletions
 	}
 	return nil
@@ -193,6 +204,15 @@ func withPrefix(candidates []string, prefix string) []string {
 		if value, _, _ := strings.Cut(c, "\t"); strings.HasPrefix(value, prefix) {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// prefixed puts prefix before each value.
+func prefixed(prefix string, values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		out = append(out, prefix+v)
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
+	"github.com/kubectl-audit/kubectl-audit/sources/nodes"
 	"github.com/kubectl-audit/kubectl-audit/top"
 	"github.com/kubectl-audit/kubectl-audit/why"
 )
@@ -96,6 +97,10 @@ func TestComplete(t *testing.T) {
 		{[]string{"why", "deployment/"}, nil, noFiles},
 		{[]string{"why", "deployment", ""}, nil, noFiles},
 		{[]string{"why", "deployment", "web", ""}, nil, noFiles},
+		// --from nodes or node/NAME (names need a cluster: none here), --node-path.
+		{[]string{"top", "--from", ""}, []string{"nodes", "node/"}, noFiles | cobra.ShellCompDirectiveNoSpace},
+		{[]string{"detect", "--from", "node/"}, nil, noFiles},
+		{[]string{"why", "--node-path", ""}, nodes.KnownDirs, noFiles},
 		// files: -f and --apiserver-log by the shell; charts, rule files by extension.
 		{[]string{"top", "-f", ""}, nil, files},
 		{[]string{"why", "--filename", ""}, nil, files},
@@ -116,14 +121,6 @@ func TestComplete(t *testing.T) {
 			}
 		})
 	}
-}
-
-func prefixed(prefix string, values []string) []string {
-	var out []string
-	for _, v := range values {
-		out = append(out, prefix+v)
-	}
-	return out
 }
 
 func without(values []string, drop string) []string {
