@@ -97,13 +97,14 @@ func hasDir(es []entry, name string) bool {
 }
 
 // isAuditName keeps the audit logs of a directory: every file of an audit
-// directory (Talos's audit/kube/kube-apiserver.log), else the files named
+// directory (Talos's audit/kube/kube-apiserver.log), else the logs named
 // audit (OpenShift's kube-apiserver/ also holds termination.log).
 func isAuditName(dir, name string) bool {
 	if strings.Contains(dir, "audit") {
 		return true
 	}
-	return strings.Contains(strings.ToLower(name), "audit")
+	lower := strings.ToLower(name)
+	return strings.Contains(lower, "audit") && strings.Contains(lower, ".log")
 }
 
 func anyName(string, string) bool { return true }

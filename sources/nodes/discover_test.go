@@ -29,6 +29,7 @@ func TestDiscover(t *testing.T) {
 		"pods/":                                                   "",
 		"containers/kube-apiserver-cp-1_kube-system_x-123.log":    "cri",
 		"kubernetes/kube-apiserver.log":                           "not audit",
+		"kubernetes/audit-policy.yaml":                            "not a log",
 		"kubernetes/audit/audit-2026-11-24T11-00-00.000.log.lock": "",
 	}
 	tests := []struct {
