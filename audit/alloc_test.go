@@ -19,8 +19,9 @@ func testEvents(t testing.TB) [][]byte {
 }
 
 // TestScanAllocs pins what README promises of the reading path: scanning
-// an event and reading the fields every command uses allocate nothing once
-// the event's buffers have grown (AllocsPerRun's warm-up run).
+// an event and reading the fields every command uses, the catalog's fast
+// getters included, allocate nothing once the event's buffers have grown
+// (AllocsPerRun's warm-up run).
 func TestScanAllocs(t *testing.T) {
 	var arena []byte
 	steps := []struct {
@@ -37,6 +38,16 @@ func TestScanAllocs(t *testing.T) {
 		{"LongRunning", func(e *Event, _ []byte) { _ = e.LongRunning() }},
 		{"AppendResourceKey", func(e *Event, _ []byte) { arena = e.AppendResourceKey(arena[:0]) }},
 		{"AppendServiceAccount", func(e *Event, _ []byte) { arena = e.AppendServiceAccount(arena[:0]) }},
+	}
+	// The catalog's fast getters, which top's keys and detect's group_by
+	// and aggregates read.
+	for _, f := range Fields() {
+		if f.GetString != nil {
+			steps = append(steps, struct {
+				name string
+				fn   func(e *Event, line []byte)
+			}{"Field " + f.Name, func(e *Event, _ []byte) { arena = arena[:0]; _ = f.GetString(e, &arena) }})
+		}
 	}
 	for i, line := range testEvents(t) {
 		var e Event

@@ -11,8 +11,9 @@ import (
 )
 
 // lazyFields marks the ExprEnv fields that cost something to compute (an
-// allocation or an annotation lookup). The zero value computes them all;
-// Require narrows it to what a set of programs reads.
+// allocation or an annotation lookup; the catalog's Field.lazy). The zero
+// value computes them all; Require narrows it to what a set of programs
+// reads.
 type lazyFields struct {
 	set  bool
 	mask uint32
@@ -27,15 +28,6 @@ const (
 	lazyResourceKey
 )
 
-var lazyByName = map[string]uint32{
-	"serviceAccount": lazyServiceAccount,
-	"node":           lazyNode,
-	"decision":       lazyDecision,
-	"authzReason":    lazyAuthzReason,
-	"path":           lazyPath,
-	"resourceKey":    lazyResourceKey,
-}
-
 func (l lazyFields) want(f uint32) bool { return !l.set || l.mask&f != 0 }
 
 // Require tells Set that expressions read only these names (expr
@@ -45,7 +37,9 @@ func (x *ExprEnv) Require(names []string) {
 	x.lazy.set = true
 	x.lazy.mask = 0
 	for _, n := range names {
-		x.lazy.mask |= lazyByName[n]
+		if i, ok := fieldIndex[n]; ok {
+			x.lazy.mask |= fields[i].lazy
+		}
 	}
 }
 

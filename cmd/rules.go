@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/detectors/ruletest"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
@@ -253,16 +254,10 @@ func newCmdRulesFields(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "List the names match, group_by and aggregates can use",
 		Args:  cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			fields := rules.EventFields()
-			names := make([]string, 0, len(fields))
-			for n := range fields {
-				names = append(names, n)
-			}
-			sort.Strings(names)
 			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "EVENT NAME\tTYPE")
-			for _, n := range names {
-				fmt.Fprintf(tw, "%s\t%s\n", n, fields[n])
+			fmt.Fprintln(tw, "EVENT NAME\tTYPE\tFROM\tDESCRIPTION")
+			for _, f := range audit.Fields() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Signature(), f.Type, strings.Join(f.From, ", "), f.Desc)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

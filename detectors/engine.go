@@ -155,16 +155,15 @@ func (e *Engine) NewSink() audit.Sink {
 	}
 	s.env.Require(e.envNames)
 	// Getters are the fast paths of plain-field keys and aggregate
-	// arguments; some keep a buffer, so each sink has its own.
+	// arguments (the catalog's, nil for the others); what they build goes
+	// to the sink's arena.
 	for _, c := range e.comp {
-		var kg, ag []func(*audit.Event) string
+		var kg, ag []func(*audit.Event, *[]byte) string
 		for _, k := range c.Keys {
-			f, _ := fieldGetter(k.Field)
-			kg = append(kg, f)
+			kg = append(kg, fastGetter(k.Field))
 		}
 		for _, a := range c.Aggs {
-			f, _ := fieldGetter(a.ArgField)
-			ag = append(ag, f)
+			ag = append(ag, fastGetter(a.ArgField))
 		}
 		s.keyGet = append(s.keyGet, kg)
 		s.aggGet = append(s.aggGet, ag)
@@ -176,6 +175,15 @@ func (e *Engine) NewSink() audit.Sink {
 	e.sinks = append(e.sinks, s)
 	e.mu.Unlock()
 	return s
+}
+
+// fastGetter is the catalog's getter of a plain field (rules.Key.Field,
+// rules.Agg.ArgField), or nil.
+func fastGetter(name string) func(*audit.Event, *[]byte) string {
+	if f, ok := audit.LookupField(name); ok {
+		return f.GetString
+	}
+	return nil
 }
 
 // Sink folds one worker's events into open windows.
@@ -199,12 +207,15 @@ type Sink struct {
 	long      []int64
 	// used counts the events rules saw.
 	used           int64
-	keyGet, aggGet [][]func(*audit.Event) string
-	keyBuf         []byte
-	keyVals        []string
-	aggBuf         []any
-	lastFile       string
-	lastFileIdx    uint32
+	keyGet, aggGet [][]func(*audit.Event, *[]byte) string
+	// arena holds the key and argument values getters build, for one
+	// add: they are cloned when kept.
+	arena       []byte
+	keyBuf      []byte
+	keyVals     []string
+	aggBuf      []any
+	lastFile    string
+	lastFileIdx uint32
 	// exprErrs counts, per rule, expressions that failed on an event.
 	exprErrs []exprErrors
 }
@@ -361,12 +372,13 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 		return
 	}
 	// The group key: the values joined by NUL.
+	s.arena = s.arena[:0]
 	s.keyBuf = s.keyBuf[:0]
 	s.keyVals = s.keyVals[:0]
 	for k, key := range c.Keys {
 		var v string
 		if get := s.keyGet[i][k]; get != nil {
-			v = get(ev)
+			v = get(ev, &s.arena)
 		} else {
 			if !*envSet {
 				s.env.Set(ev)
@@ -396,7 +408,7 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 		aggVals = s.aggBuf[:len(c.Aggs)]
 		for a, ag := range c.Aggs {
 			if get := s.aggGet[i][a]; get != nil {
-				aggVals[a] = get(ev)
+				aggVals[a] = get(ev, &s.arena)
 				continue
 			}
 			if !*envSet {

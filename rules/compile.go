@@ -76,8 +76,8 @@ var reservedGroupNames = []string{"count", "rate", "span", "interval", "windowSt
 type Key struct {
 	Name string
 	Prog *vm.Program
-	// Field is set when the item is a plain event field, read without
-	// running the program.
+	// Field is set when the item is a plain event field that has a fast
+	// getter (audit.Field.GetString), read without running the program.
 	Field string
 }
 
@@ -86,7 +86,8 @@ type Agg struct {
 	Kind AggKind
 	Var  string
 	// Arg is the event expression aggregated; ArgField is set when it is
-	// a plain event field.
+	// a plain event field whose fast getter gives the aggregate what Arg
+	// would (see aggCall).
 	Arg      *vm.Program
 	ArgField string
 	ArgType  reflect.Type
@@ -143,32 +144,15 @@ const peersCountVar = "__peers_count"
 // eventEnv is the type the event expressions are checked against.
 var eventEnv = audit.ExprEnv{}
 
-// fieldNames are the ExprEnv fields (not functions) by expression name.
-var fieldNames = func() map[string]reflect.Type {
-	m := map[string]reflect.Type{}
-	t := reflect.TypeOf(eventEnv)
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := f.Tag.Get("expr")
-		if name == "" || f.Type.Kind() == reflect.Func {
-			continue
-		}
-		m[name] = f.Type
+// fastField returns src when it is an event field detect reads with the
+// catalog's getter (audit.Field.GetString) instead of running an
+// expression, else "".
+func fastField(src string) string {
+	name := strings.TrimSpace(src)
+	if f, ok := audit.LookupField(name); ok && f.GetString != nil {
+		return name
 	}
-	return m
-}()
-
-// EventFields lists the event view's field names and types, for `rules fields`.
-func EventFields() map[string]string {
-	out := map[string]string{}
-	t := reflect.TypeOf(eventEnv)
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if name := f.Tag.Get("expr"); name != "" {
-			out[name] = f.Type.String()
-		}
-	}
-	return out
+	return ""
 }
 
 type compiler struct {
@@ -213,9 +197,7 @@ func Compile(r *Rule) ErrorList {
 			continue
 		}
 		key := Key{Name: k.Name, Prog: p}
-		if _, ok := fieldNames[strings.TrimSpace(k.Expr)]; ok {
-			key.Field = strings.TrimSpace(k.Expr)
-		}
+		key.Field = fastField(k.Expr)
 		switch p.Node().Type().Kind() {
 		case reflect.String, reflect.Int, reflect.Int64, reflect.Float64, reflect.Bool:
 		default:
@@ -529,8 +511,11 @@ func (cp *compiler) aggCall(what, src string, pos exprPos, base int, n *ast.Call
 		return groupCall{}, false
 	}
 	a := Agg{Kind: kind, Var: fmt.Sprintf("__agg%d", len(cp.c.Aggs)), Arg: p, ArgType: t, src: argTrim}
-	if _, isField := fieldNames[argTrim]; isField {
-		a.ArgField = argTrim
+	// The getter gives a string: right for distinct and values of any
+	// field, and for every aggregate of a string field; first, last and
+	// the numeric ones must see a number or a bool as one.
+	if f := fastField(argTrim); f != "" && (kind == AggDistinct || kind == AggValues || t.Kind() == reflect.String) {
+		a.ArgField = f
 	}
 	cp.aggIndex[k] = len(cp.c.Aggs)
 	cp.c.Aggs = append(cp.c.Aggs, a)

@@ -6,17 +6,26 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
-// auditFields are the top-level fields of an audit.k8s.io/v1 Event.
-var auditFields = map[string]bool{
-	"kind": true, "apiVersion": true, "level": true, "auditID": true, "stage": true, "requestURI": true,
-	"verb": true, "user": true, "impersonatedUser": true, "sourceIPs": true, "userAgent": true,
-	"objectRef": true, "responseStatus": true, "requestObject": true, "responseObject": true,
-	"requestReceivedTimestamp": true, "stageTimestamp": true, "annotations": true,
-}
+// auditFields are the top-level members of an audit.k8s.io/v1 Event an
+// inline event may set: kind and apiVersion, and every member the event
+// fields and functions are read from (the catalog's Field.From).
+var auditFields = func() map[string]bool {
+	m := map[string]bool{"kind": true, "apiVersion": true}
+	for _, f := range audit.Fields() {
+		for _, from := range f.From {
+			top, _, _ := strings.Cut(from, ".")
+			m[top] = true
+		}
+	}
+	return m
+}()
 
-// shortForms are the keys an inline event may use besides audit fields.
+// shortForms are the keys an inline event may use besides audit fields:
+// when and how often, and event fields (catalog names) set for you.
 var shortForms = map[string]bool{
 	"at": true, "repeat": true, "every": true, "code": true, "reason": true, "message": true,
 	"decision": true, "authzReason": true, "latency": true,

@@ -1,9 +1,17 @@
 package ruletest
 
 import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/expr-lang/expr"
+
+	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
 func TestEventsShortForms(t *testing.T) {
@@ -47,5 +55,70 @@ func TestEventsErrors(t *testing.T) {
 		if _, err := Events([]map[string]any{tc.item}, DefaultStart); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.item, err, tc.want)
 		}
+	}
+}
+
+// TestAuditFieldsAreV1Event: the members the catalog reads, with kind and
+// apiVersion, are exactly those of an audit.k8s.io/v1 Event.
+func TestAuditFieldsAreV1Event(t *testing.T) {
+	want := []string{"annotations", "apiVersion", "auditID", "kind", "level", "objectRef", "requestObject",
+		"requestReceivedTimestamp", "requestURI", "responseObject", "responseStatus", "sourceIPs", "stage",
+		"stageTimestamp", "user", "userAgent", "verb", "impersonatedUser"}
+	sort.Strings(want)
+	var got []string
+	for k := range auditFields {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("auditFields = %v\nwant %v", got, want)
+	}
+}
+
+// TestShortFormsReadBack: a short form is an event field by its catalog
+// name, and the event it expands to reads the value back.
+func TestShortFormsReadBack(t *testing.T) {
+	values := map[string]any{"code": 418, "reason": "Teapot", "message": "short and stout", "decision": "forbid",
+		"authzReason": `RBAC: allowed by ClusterRoleBinding "x"`, "latency": "250ms"}
+	want := map[string]string{"latency": "0.25"}
+	for k := range shortForms {
+		switch k {
+		case "at", "repeat", "every":
+			continue
+		}
+		t.Run(k, func(t *testing.T) {
+			if _, ok := audit.LookupField(k); !ok {
+				t.Fatalf("short form %q is not an event field of the catalog", k)
+			}
+			v, ok := values[k]
+			if !ok {
+				t.Fatalf("no test value for short form %q", k)
+			}
+			out, err := Events([]map[string]any{{"verb": "get", k: v}}, DefaultStart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e audit.Event
+			if !e.Scan(bytes.TrimSpace(out)) {
+				t.Fatalf("not an event: %s", out)
+			}
+			p, err := expr.Compile(k, expr.Env(audit.ExprEnv{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := audit.NewExprEnv()
+			env.Set(&e)
+			got, err := expr.Run(p, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, ok := want[k]
+			if !ok {
+				w = fmt.Sprint(v)
+			}
+			if fmt.Sprint(got) != w {
+				t.Errorf("%s = %v, want %s (event %s)", k, got, w, out)
+			}
+		})
 	}
 }
