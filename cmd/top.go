@@ -77,10 +77,14 @@ func NewCmdTop(streams genericiooptions.IOStreams, configFlags *genericclioption
 over the covered time span, share, error rate (4xx/5xx) and latency p50/p99
 (ResponseComplete events of requests that are not long-running).
 
-Keys: ` + strings.Join(top.Keys, ", ") + `, and expr:<expression> over the event
-(for example expr:verb + " " + resource). A request counts once for each of its
-groups with --by group. Without --by, top prints an overview: the total rate,
-then the top users, resources and status codes.`,
+Keys: ` + strings.Join(top.Keys, ", ") + `, any other event field
+(kubectl audit rules fields: stage, apiGroup, subresource, ...), matched
+case-insensitively so the expression names work too (userAgent, sourceIP,
+serviceAccount; resourceKey is resource, groups is group), and
+expr:<expression> over the event (for example expr:verb + " " + resource).
+A request counts once for each of its groups with --by group. Without --by,
+top prints an overview: the total rate, then the top users, resources and
+status codes.`,
 		Example: topExample,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -96,7 +100,7 @@ then the top users, resources and status codes.`,
 	o.Read.AddFlags(c.Flags())
 	o.Read.Nodes.Cluster = configFlags
 	fs := c.Flags()
-	fs.StringVar(&o.By, "by", o.By, "comma-separated keys to group by: "+strings.Join(top.Keys, ", ")+", expr:<expression> (last)")
+	fs.StringVar(&o.By, "by", o.By, "comma-separated keys to group by: "+strings.Join(top.Keys, ", ")+", any other event field, expr:<expression> (last)")
 	fs.StringVar(&o.Where, "where", o.Where, `keep only events for which this expr expression is true, e.g. 'code >= 400 && verb == "list"'`)
 	fs.DurationVar(&o.Every, "every", o.Every, "also count per time bucket of this size and show a sparkline per row (e.g. 1m, 10s)")
 	fs.StringVar(&o.Plot, "plot", o.Plot, "write the time series of the top rows as a chart: FILE.svg or FILE.png (implies --every, default a 60th of the span)")

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -12,7 +11,13 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
-// Key names, as given to --by.
+// Key names, as given to --by, and as keys are named in the output (the
+// column header upper-cased, the JSON key). --by takes every event field of
+// the catalog that is a string, number or bool (audit.Fields, `kubectl
+// audit rules fields`), matched case-insensitively, so the expression
+// names work too (userAgent, sourceIP, serviceAccount); groups is group,
+// and resourceKey is resource, which in --by has always meant the
+// resourceKey (pods/exec), not objectRef.resource.
 const (
 	KeyUser           = "user"
 	KeyGroup          = "group"
@@ -29,9 +34,50 @@ const (
 	keyExprPrefix     = "expr:"
 )
 
-// Keys lists the --by keys (besides expr:<expression>).
+// Keys lists the common --by keys; any other event field and
+// expr:<expression> work too.
 var Keys = []string{KeyUser, KeyGroup, KeyUserAgent, KeyVerb, KeyResource, KeyNamespace, KeyName, KeyCode,
 	KeyDecision, KeySourceIP, KeyNode, KeyServiceAccount}
+
+// keyKind is how a key reads its values.
+type keyKind uint8
+
+const (
+	keyExpr      keyKind = iota // runs the expression
+	keyField                    // the catalog's getter
+	keyGroups                   // one value per group
+	keyUserAgent                // the program name, or all of it with RawUserAgent
+	keyCode                     // the code, "" for none
+	keyNode                     // the node, "unknown" for none
+)
+
+type keyDef struct {
+	name string // the output name
+	kind keyKind
+	get  func(*audit.Event, *[]byte) string
+}
+
+// byKeys maps a lower-cased --by name to its key.
+var byKeys = func() map[string]keyDef {
+	m := map[string]keyDef{}
+	for _, f := range audit.Fields() {
+		if f.GetString != nil {
+			n := strings.ToLower(f.Name)
+			m[n] = keyDef{name: n, kind: keyField, get: f.GetString}
+		}
+	}
+	m["groups"] = keyDef{name: KeyGroup, kind: keyGroups}
+	m[KeyGroup] = m["groups"]
+	rk := m["resourcekey"]
+	rk.name = KeyResource
+	m["resourcekey"], m[KeyResource] = rk, rk
+	for name, kind := range map[string]keyKind{KeyUserAgent: keyUserAgent, KeyCode: keyCode, KeyNode: keyNode} {
+		k := m[name]
+		k.kind = kind
+		m[name] = k
+	}
+	return m
+}()
 
 // None is shown for an empty key value (401s have no user; cluster-scoped
 // objects have no namespace).
@@ -39,8 +85,11 @@ const None = "<none>"
 
 // KeySpec is one compiled --by key.
 type KeySpec struct {
-	// Name is the key as the user wrote it ("user", "expr:verb + ' ' + resource").
+	// Name is the key's output name ("user", "useragent" for userAgent)
+	// or the expr: key as written ("expr:verb + ' ' + resource").
 	Name    string
+	kind    keyKind
+	get     func(*audit.Event, *[]byte) string
 	program *vm.Program
 }
 
@@ -69,26 +118,18 @@ func ParseKeys(by string) ([]KeySpec, error) {
 		}
 		var k string
 		k, rest, _ = strings.Cut(rest, ",")
-		k = strings.ToLower(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
 		rest = strings.TrimSpace(rest)
-		if !knownKey(k) {
-			return nil, fmt.Errorf("--by: unknown key %q (want %s, or expr:<expression>)", k, strings.Join(Keys, ", "))
+		def, ok := byKeys[strings.ToLower(k)]
+		if !ok {
+			return nil, fmt.Errorf("--by: unknown key %q (want %s, another event field of `kubectl audit rules fields`, or expr:<expression>)", k, strings.Join(Keys, ", "))
 		}
-		keys = append(keys, KeySpec{Name: k})
+		keys = append(keys, KeySpec{Name: def.name, kind: def.kind, get: def.get})
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("--by: no keys")
 	}
 	return keys, nil
-}
-
-func knownKey(k string) bool {
-	for _, x := range Keys {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // NormalizeUserAgent maps "kubelet/v1.37.2 (linux/amd64) kubernetes/abc" to
@@ -108,47 +149,34 @@ func NormalizeUserAgent(ua string) string {
 // group for "group". evalExpr runs expr keys.
 //
 // Values that must be built (resource, code, serviceaccount) are written to
-// arena and viewed as strings without copying: they live until the arena
-// is reset for the next event, like the event's own strings.
+// arena by the catalog's getters and viewed as strings without copying:
+// they live until the arena is reset for the next event, like the event's
+// own strings.
 func (k *KeySpec) values(dst []string, e *audit.Event, env *audit.ExprEnv, machine *vm.VM, rawUA bool, arena *[]byte) ([]string, error) {
-	switch k.Name {
-	case KeyUser:
-		return append(dst, e.User.Username), nil
-	case KeyGroup:
+	switch k.kind {
+	case keyField:
+		return append(dst, k.get(e, arena)), nil
+	case keyGroups:
 		if len(e.User.Groups) == 0 {
 			return append(dst, ""), nil
 		}
 		return append(dst, e.User.Groups...), nil
-	case KeyUserAgent:
+	case keyUserAgent:
 		if rawUA {
 			return append(dst, e.UserAgent), nil
 		}
 		return append(dst, NormalizeUserAgent(e.UserAgent)), nil
-	case KeyVerb:
-		return append(dst, e.Verb), nil
-	case KeyResource:
-		return append(dst, view(arena, e.AppendResourceKey)), nil
-	case KeyNamespace:
-		return append(dst, e.ObjectRef.Namespace), nil
-	case KeyName:
-		return append(dst, e.ObjectRef.Name), nil
-	case KeyCode:
+	case keyCode:
 		if e.Code == 0 {
 			return append(dst, ""), nil
 		}
-		return append(dst, view(arena, func(b []byte) []byte { return strconv.AppendInt(b, int64(e.Code), 10) })), nil
-	case KeyDecision:
-		return append(dst, e.Decision()), nil
-	case KeySourceIP:
-		return append(dst, e.SourceIP()), nil
-	case KeyNode:
-		n := e.NodeName()
+		return append(dst, k.get(e, arena)), nil
+	case keyNode:
+		n := k.get(e, arena)
 		if n == "" {
 			n = "unknown"
 		}
 		return append(dst, n), nil
-	case KeyServiceAccount:
-		return append(dst, view(arena, e.AppendServiceAccount)), nil
 	}
 	out, err := machine.Run(k.program, env)
 	if err != nil {
@@ -171,16 +199,4 @@ func exprString(v any) string {
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
 	return fmt.Sprint(v)
-}
-
-// view appends with fn to the arena and returns the appended bytes as a
-// string that shares the arena's memory.
-func view(arena *[]byte, fn func([]byte) []byte) string {
-	start := len(*arena)
-	*arena = fn(*arena)
-	b := (*arena)[start:]
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
