@@ -275,6 +275,13 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 }
 
+// ParseTimeBytes parses a timestamp as parseTime does, from bytes,
+// without allocating for the apiserver's own format.
+func ParseTimeBytes(b []byte) (time.Time, bool) {
+	t := parseTime(b)
+	return t, !t.IsZero()
+}
+
 // ParseTime parses an RFC 3339 timestamp as found in audit events.
 func ParseTime(s string) (time.Time, bool) {
 	t := parseTime([]byte(s))

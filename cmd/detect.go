@@ -204,7 +204,7 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 		debug.SetMemoryLimit(detectMemoryLimit)
 	}
 	selected := o.selected()
-	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.OneRotatedSet(o.readOpts.Inputs)}
+	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.TimeOrdered(o.readOpts.Inputs)}
 	eng, err := detectors.New(selected, dopts)
 	if err != nil {
 		return err

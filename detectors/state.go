@@ -2,8 +2,10 @@ package detectors
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -357,12 +359,26 @@ func (a *aggState) result(ag rules.Agg) any {
 		if a.n == 0 {
 			return 0.0
 		}
-		return a.num / float64(a.n)
+		return orderFree(a.num / float64(a.n))
 	}
 	if !a.has {
 		return 0.0
 	}
-	return a.num
+	return orderFree(a.num)
+}
+
+// orderFree rounds a sum to 12 significant digits: floating-point addition
+// is not associative, and the last digits of a sum depend on the order the
+// events came in (workers, merged inputs), which results must not.
+func orderFree(x float64) float64 {
+	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return x
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	if err != nil {
+		return x
+	}
+	return r
 }
 
 func keepValue(v any) any {

@@ -21,6 +21,12 @@ import (
 type Input struct {
 	// Name is what messages call it: the path, or "-" for stdin.
 	Name string
+	// Stream names the log this input is a part of: inputs of one stream
+	// (a rotated set, oldest first) are read one after the other; inputs
+	// of different streams (several apiservers' logs) overlap in time and
+	// are merged by time. Empty means the rotated set of Name (its
+	// directory and file stem).
+	Stream string
 	// Open opens the raw (possibly compressed) bytes.
 	Open func() (io.ReadCloser, error)
 }
@@ -259,30 +265,45 @@ func OpenDecompressed(path string) (io.ReadCloser, error) {
 	return rc, err
 }
 
-// OneRotatedSet reports whether the inputs are the files of a single log
-// rotated over time (audit.log and its backups, in one directory), which
-// are read oldest first and so form one stream in time order. Logs of
-// several apiservers, or unrelated files, overlap in time instead.
-func OneRotatedSet(inputs []Input) bool {
-	switch len(inputs) {
-	case 0:
-		return false
-	case 1:
-		return true
+// streamOf is the stream an input belongs to.
+func streamOf(in Input) string {
+	if in.Stream != "" {
+		return in.Stream
 	}
-	var dir, stem string
+	if in.Name == StdinName {
+		return StdinName
+	}
+	k := rotationKeyOf(in.Name)
+	return k.dir + "\x00" + k.stem
+}
+
+// Streams groups inputs (by index) into streams, each in input order, the
+// streams in the order their first input comes.
+func Streams(inputs []Input) [][]int {
+	var out [][]int
+	at := map[string]int{}
 	for i, in := range inputs {
-		if in.Name == StdinName {
-			return false
+		s := streamOf(in)
+		g, ok := at[s]
+		if !ok {
+			g = len(out)
+			at[s] = g
+			out = append(out, nil)
 		}
-		k := rotationKeyOf(in.Name)
-		if i == 0 {
-			dir, stem = k.dir, k.stem
-			continue
-		}
-		if k.dir != dir || k.stem != stem {
-			return false
-		}
+		out[g] = append(out[g], i)
 	}
-	return true
+	return out
+}
+
+// MaxMergedStreams is the most streams Read merges by time; beyond, it
+// reads them one after the other (and TimeOrdered is false).
+const MaxMergedStreams = 64
+
+// TimeOrdered reports whether Read delivers the inputs in time order (up
+// to a few seconds of disorder, as one apiserver's log has): one stream,
+// or several that Read merges by time. A consumer with windows (detect)
+// can then close them as time passes.
+func TimeOrdered(inputs []Input) bool {
+	n := len(Streams(inputs))
+	return n >= 1 && n <= MaxMergedStreams
 }

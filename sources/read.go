@@ -213,6 +213,7 @@ func joinNames(names []string) string {
 // chunk is a run of whole lines from one input.
 type chunk struct {
 	seq    int64
+	t      int64 // log time of its first line, when streams are merged
 	input  int
 	offset int64 // byte offset of data[0] in the decompressed stream
 	line   int64 // 1-based line number of data[0]
@@ -287,11 +288,26 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 		}
 	}
 
+	streams := Streams(opts.Inputs)
+	merging := len(streams) > 1 && len(streams) <= MaxMergedStreams
+	poolSize := 2*workers + 2
+	if merging {
+		// Each stream holds up to four buffers (its read buffer, the chunk
+		// it is cutting, one in its channel, the merger's head); many
+		// streams get smaller buffers so memory stays bounded.
+		poolSize += 4 * len(streams)
+		if len(streams) > 8 {
+			opts.ChunkSize = max(256<<10, opts.ChunkSize*8/len(streams))
+		}
+	}
 	r := &reader{
-		opts:   opts,
-		chunks: make(chan *chunk, workers),
-		pool:   make(chan *[]byte, 2*workers+2),
-		inputs: make([]InputStats, len(opts.Inputs)),
+		opts:    opts,
+		chunks:  make(chan *chunk, workers),
+		pool:    make(chan *[]byte, poolSize),
+		inputs:  make([]InputStats, len(opts.Inputs)),
+		streams: streams,
+		merging: merging,
+		lastT:   make([]int64, len(opts.Inputs)),
 	}
 	for i := 0; i < cap(r.pool); i++ {
 		b := make([]byte, 0, opts.ChunkSize)
@@ -432,16 +448,31 @@ func sortProblems(ps []Problem, inputs []Input) {
 
 // reader turns inputs into chunks of whole lines, in order.
 type reader struct {
-	opts     ReadOptions
-	chunks   chan *chunk
-	pool     chan *[]byte
-	seq      int64
-	inputs   []InputStats
+	opts    ReadOptions
+	chunks  chan *chunk
+	pool    chan *[]byte
+	seq     int64
+	inputs  []InputStats
+	streams [][]int
+	// merging is set when several streams are merged by time: chunks
+	// are then cut at most mergeSpan of log time long.
+	merging bool
+	// lastT is each input's latest chunk time, for chunks without one.
+	lastT []int64
+	// mu guards problems and skipped, which stream goroutines share.
+	mu       sync.Mutex
 	problems []Problem
 	skipped  map[string]int64
 }
 
+// mergeSpan bounds the log time one chunk covers when streams are merged,
+// so that the merged stream is out of time order by a few seconds at most,
+// as one apiserver's own log is.
+const mergeSpan = 5 * time.Second
+
 func (r *reader) problem(p Problem) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.skipped == nil {
 		r.skipped = map[string]int64{}
 	}
@@ -450,37 +481,109 @@ func (r *reader) problem(p Problem) {
 }
 
 func (r *reader) run(ctx context.Context) error {
-	for i, in := range r.opts.Inputs {
-		if err := ctx.Err(); err != nil {
-			return err
+	if !r.merging {
+		for _, i := range r.order() {
+			if err := r.readInput(ctx, i, r.send); err != nil {
+				return err
+			}
 		}
-		rc, comp, err := openDecompressed(in)
-		r.inputs[i].Compression = comp
-		if err != nil {
-			r.problem(Problem{File: in.Name, Reason: audit.SkipUnreadable, Detail: err.Error()})
-			continue
-		}
-		rc, cri := containerLog(rc, r.opts.MaxLineSize)
-		if cri != nil {
-			r.inputs[i].Container = "CRI"
-		}
-		err = r.readStream(ctx, i, rc)
-		_ = rc.Close()
-		if cri != nil {
-			r.inputs[i].Stderr = cri.Stderr
-			if cri.TooLong > 0 {
-				if r.skipped == nil {
-					r.skipped = map[string]int64{}
+		return nil
+	}
+	return r.merge(ctx)
+}
+
+// order is the inputs' reading order without merging: stream by stream.
+func (r *reader) order() []int {
+	var out []int
+	for _, g := range r.streams {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// merge reads every stream in its own goroutine and hands the workers the
+// chunk that starts earliest in log time among the streams' next ones.
+func (r *reader) merge(ctx context.Context) error {
+	type head struct {
+		ch   chan *chunk
+		next *chunk
+		err  error
+	}
+	heads := make([]*head, len(r.streams))
+	errs := make(chan error, len(r.streams))
+	for g, inputs := range r.streams {
+		h := &head{ch: make(chan *chunk, 1)}
+		heads[g] = h
+		go func() {
+			defer close(h.ch)
+			for _, i := range inputs {
+				if err := r.readInput(ctx, i, func(c *chunk) { h.ch <- c }); err != nil {
+					errs <- err
+					return
 				}
-				r.skipped[audit.SkipTooLong] += cri.TooLong
+			}
+		}()
+	}
+	for _, h := range heads {
+		h.next = <-h.ch
+	}
+	for {
+		best := -1
+		for g, h := range heads {
+			if h.next != nil && (best < 0 || h.next.t < heads[best].next.t) {
+				best = g
 			}
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			r.problem(Problem{File: in.Name, Offset: r.inputs[i].Bytes, Reason: audit.SkipDamaged, Detail: describeStreamErr(err, comp)})
+		if best < 0 {
+			break
 		}
+		h := heads[best]
+		r.send(h.next)
+		h.next = <-h.ch
+	}
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// readInput reads one input to its end, handing chunks to send, and
+// counts what it cannot read as problems.
+func (r *reader) readInput(ctx context.Context, i int, send func(*chunk)) error {
+	in := r.opts.Inputs[i]
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rc, comp, err := openDecompressed(in)
+	r.inputs[i].Compression = comp
+	if err != nil {
+		r.problem(Problem{File: in.Name, Reason: audit.SkipUnreadable, Detail: err.Error()})
+		return nil
+	}
+	rc, cri := containerLog(rc, r.opts.MaxLineSize)
+	if cri != nil {
+		r.inputs[i].Container = "CRI"
+	}
+	err = r.readStream(ctx, i, rc, send)
+	_ = rc.Close()
+	if cri != nil {
+		r.inputs[i].Stderr = cri.Stderr
+		if cri.TooLong > 0 {
+			r.mu.Lock()
+			if r.skipped == nil {
+				r.skipped = map[string]int64{}
+			}
+			r.skipped[audit.SkipTooLong] += cri.TooLong
+			r.mu.Unlock()
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.problem(Problem{File: in.Name, Offset: r.inputs[i].Bytes, Reason: audit.SkipDamaged, Detail: describeStreamErr(err, comp)})
 	}
 	return nil
 }
@@ -516,7 +619,7 @@ func (r *reader) putBuf(b *[]byte) {
 // readStream splits one decompressed stream into chunks that end on a line
 // boundary. A line longer than MaxLineSize is skipped (and counted) without
 // ever being held whole.
-func (r *reader) readStream(ctx context.Context, input int, src io.Reader) error {
+func (r *reader) readStream(ctx context.Context, input int, src io.Reader, send func(*chunk)) error {
 	st := &r.inputs[input]
 	var offset int64   // stream offset of buf[0]
 	var line int64 = 1 // line number of buf[0]
@@ -572,7 +675,7 @@ func (r *reader) readStream(ctx context.Context, input int, src io.Reader) error
 		if first && len(buf) > 0 {
 			first = false
 			if looksLikeDocument(buf) {
-				return r.readDocument(input, src, tok, err)
+				return r.readDocument(input, src, tok, err, send)
 			}
 		}
 		cut := 0
@@ -584,11 +687,18 @@ func (r *reader) readStream(ctx context.Context, input int, src io.Reader) error
 			// it is part of the damage, not a malformed event.
 			cut = i + 1
 		}
-		if cut > 0 {
+		if cut > 0 && r.merging {
+			// Whole lines, cut by log time into pooled buffers; the
+			// rest of this buffer (part of a line) moves to its front.
+			data := buf[:cut]
+			line = r.sendByTime(input, offset, line, data, send)
+			offset += int64(cut)
+			*tok = buf[:copy(buf, buf[cut:])]
+		} else if cut > 0 {
 			next := r.getBuf()
 			*next = append(*next, buf[cut:]...)
 			data := buf[:cut]
-			r.send(&chunk{input: input, offset: offset, line: line, data: data, buf: tok})
+			send(&chunk{input: input, offset: offset, line: line, data: data, buf: tok})
 			offset += int64(cut)
 			line += int64(bytes.Count(data, []byte{'\n'}))
 			tok = next
@@ -602,6 +712,77 @@ func (r *reader) readStream(ctx context.Context, input int, src io.Reader) error
 			return err
 		}
 	}
+}
+
+// sendByTime hands whole lines (data, at offset and line of its input) on
+// as chunks that cover at most mergeSpan of log time and ChunkSize bytes,
+// each in a pooled buffer and stamped with its first line's time (t), and
+// returns the line number after data.
+func (r *reader) sendByTime(input int, offset, line int64, data []byte, send func(*chunk)) int64 {
+	for len(data) > 0 {
+		t0, end, n := int64(0), 0, int64(0)
+		for end < len(data) {
+			i := bytes.IndexByte(data[end:], '\n')
+			stop := len(data)
+			if i >= 0 {
+				stop = end + i + 1
+			}
+			if t, ok := lineTime(data[end:stop]); ok {
+				if n == 0 || t0 == 0 {
+					t0 = t
+				} else if t-t0 > int64(mergeSpan) {
+					break
+				}
+			}
+			if end > 0 && stop > r.opts.ChunkSize {
+				break
+			}
+			end = stop
+			n++
+		}
+		if t0 == 0 {
+			t0 = r.lastT[input]
+		}
+		r.lastT[input] = t0
+		b := r.getBuf()
+		*b = append(*b, data[:end]...)
+		send(&chunk{input: input, offset: offset, line: line, data: *b, buf: b, t: t0})
+		offset += int64(end)
+		line += n
+		data = data[end:]
+	}
+	return line
+}
+
+// lineTime is the time a line was written at, for merging streams: its
+// stageTimestamp (the apiserver writes events as their stage ends), else
+// requestReceivedTimestamp or timestamp, also inside an envelope's
+// escaped string. It only has to be good enough to order chunks.
+func lineTime(l []byte) (int64, bool) {
+	for _, key := range timeKeys {
+		i := bytes.Index(l, key)
+		if i < 0 {
+			continue
+		}
+		v := l[i+len(key):]
+		if len(v) > 40 {
+			v = v[:40]
+		}
+		if j := bytes.IndexByte(v, '"'); j >= 0 {
+			v = v[:j]
+		}
+		v = bytes.TrimSuffix(v, []byte{'\\'})
+		if t, ok := audit.ParseTimeBytes(v); ok {
+			return t.UnixNano(), true
+		}
+	}
+	return 0, false
+}
+
+var timeKeys = [][]byte{
+	[]byte(`"stageTimestamp":"`), []byte(`\"stageTimestamp\":\"`),
+	[]byte(`"requestReceivedTimestamp":"`), []byte(`\"requestReceivedTimestamp\":\"`),
+	[]byte(`"timestamp":"`),
 }
 
 // fill reads until b is full or the stream ends; io.EOF means a clean end,
@@ -648,7 +829,7 @@ func looksLikeDocument(b []byte) bool {
 	return string(bytes.TrimSpace(firstLine)) == "{"
 }
 
-func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr error) error {
+func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr error, send func(*chunk)) error {
 	st := &r.inputs[input]
 	doc := append([]byte(nil), *tok...)
 	r.putBuf(tok)
@@ -663,7 +844,7 @@ func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr err
 			return nil
 		}
 	}
-	r.send(&chunk{input: input, line: 1, data: doc, doc: true})
+	send(&chunk{input: input, line: 1, data: doc, doc: true})
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		return readErr
 	}

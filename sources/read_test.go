@@ -485,7 +485,7 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
-func TestOneRotatedSet(t *testing.T) {
+func TestStreams(t *testing.T) {
 	in := func(names ...string) []sources.Input {
 		var out []sources.Input
 		for _, n := range names {
@@ -494,21 +494,25 @@ func TestOneRotatedSet(t *testing.T) {
 		return out
 	}
 	tests := []struct {
-		inputs []sources.Input
-		want   bool
+		inputs  []sources.Input
+		streams int
 	}{
-		{in("/var/log/audit.log"), true},
-		{in("/l/audit-2026-11-24T09-00-00.000.log.gz", "/l/audit-2026-11-24T10-00-00.000.log", "/l/audit.log"), true},
-		{in("/l/audit.log.2.gz", "/l/audit.log.1", "/l/audit.log"), true},
-		{in("/l/apiserver-1/audit.log", "/l/apiserver-2/audit.log"), false},
-		{in("/l/audit-1.log", "/l/audit-2.log"), false},
-		{in("-"), true},
-		{in("-", "/l/audit.log"), false},
-		{nil, false},
+		{in("/var/log/audit.log"), 1},
+		{in("/l/audit-2026-11-24T09-00-00.000.log.gz", "/l/audit-2026-11-24T10-00-00.000.log", "/l/audit.log"), 1},
+		{in("/l/audit.log.2.gz", "/l/audit.log.1", "/l/audit.log"), 1},
+		{in("/l/apiserver-1/audit.log", "/l/apiserver-2/audit.log"), 2},
+		{in("/l/audit-1.log", "/l/audit-2.log"), 2},
+		{in("-"), 1},
+		{in("-", "/l/audit.log"), 2},
+		{[]sources.Input{{Name: "s3://b/2026/11/24/10/a.gz", Stream: "s3://b"}, {Name: "s3://b/2026/11/24/11/b.gz", Stream: "s3://b"}}, 1},
+		{nil, 0},
 	}
 	for _, tt := range tests {
-		if got := sources.OneRotatedSet(tt.inputs); got != tt.want {
-			t.Errorf("OneRotatedSet(%v) = %v, want %v", tt.inputs, got, tt.want)
+		if got := len(sources.Streams(tt.inputs)); got != tt.streams {
+			t.Errorf("Streams(%v) = %d streams, want %d", tt.inputs, got, tt.streams)
+		}
+		if got, want := sources.TimeOrdered(tt.inputs), tt.streams > 0; got != want {
+			t.Errorf("TimeOrdered(%v) = %v, want %v", tt.inputs, got, want)
 		}
 	}
 }

@@ -190,7 +190,7 @@ func runTest(fsys fs.FS, dir string, t Test, all []*rules.Rule) (*detectors.Resu
 			enabled = append(enabled, r)
 		}
 	}
-	eng, err := detectors.New(enabled, detectors.Options{Streaming: len(inputs) == 1})
+	eng, err := detectors.New(enabled, detectors.Options{Streaming: sources.TimeOrdered(inputs)})
 	if err != nil {
 		return nil, err
 	}
