@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-audit/kubectl-audit/cluster"
 	"github.com/kubectl-audit/kubectl-audit/cluster/apiserverlog"
@@ -66,6 +64,10 @@ type DetectOptions struct {
 	now         func() time.Time
 }
 
+// detectOutput is detect's -o.
+var detectOutput = outputFormats{allowed: []string{"table", "wide", "json", "yaml", "sarif", "rbac"},
+	note: "the Role/ClusterRole and binding that would allow what RBAC denied, minus what the live cluster already allows"}
+
 // NewDetectOptions returns the defaults.
 func NewDetectOptions(streams genericiooptions.IOStreams) *DetectOptions {
 	return &DetectOptions{IOStreams: streams, Read: NewReadFlags(), Output: "table", MaxGroups: detectors.DefaultMaxGroups, now: time.Now}
@@ -113,7 +115,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error,
 	}
 	o.Read.AddFlags(c.Flags())
 	o.Read.Nodes.Cluster = configFlags
-	c.Flags().StringVarP(&o.Output, "output", "o", o.Output, "output format: table, wide, json, yaml, sarif, or rbac (the Role/ClusterRole and binding that would allow what RBAC denied, minus what the live cluster already allows)")
+	detectOutput.AddFlag(c.Flags(), &o.Output)
 	c.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "exit with code 2 if a finding has this severity or higher: "+strings.Join(rules.SeverityNames(), ", "))
 	c.Flags().StringSliceVar(&o.Rules, "rules", o.Rules, "rule files or directories to load besides the shipped rules (repeatable)")
 	c.Flags().StringSliceVar(&o.Only, "rule", o.Only, "run only these rule ids (repeatable)")
@@ -162,10 +164,8 @@ func (o *DetectOptions) Complete() error {
 
 // Validate checks flag values.
 func (o *DetectOptions) Validate() error {
-	switch o.Output {
-	case "table", "wide", "json", "yaml", "sarif", "rbac":
-	default:
-		return fmt.Errorf("--output must be one of table, wide, json, yaml, sarif, rbac; got %q", o.Output)
+	if err := detectOutput.Validate(o.Output); err != nil {
+		return err
 	}
 	if o.MaxGroups < 1 {
 		return fmt.Errorf("--max-groups must be at least 1")
@@ -294,22 +294,6 @@ func (o *DetectOptions) print(ctx context.Context, res *detectors.Result, select
 	}
 	printLinks(o.Out, linked.Findings)
 	return nil
-}
-
-func writeData(w io.Writer, format string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if format == "yaml" {
-		if b, err = yaml.JSONToYAML(b); err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
 }
 
 // printFindings writes the table: one finding per line, the summary last.

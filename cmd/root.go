@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -80,6 +79,3 @@ wrong (detect).`,
 	registerCompletions(root, configFlags)
 	return root
 }
-
-// errorf is fmt.Errorf for messages that start with a flag name.
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -36,15 +36,21 @@ advice. The shipped rules are built in; --rules adds files or directories.`,
 	return c
 }
 
+// rulesListOutput is rules list's -o.
+var rulesListOutput = outputFormats{allowed: []string{"table", "wide", "json", "yaml"}}
+
 func newCmdRulesList(streams genericiooptions.IOStreams) *cobra.Command {
 	var files []string
-	var output string
+	output := "table"
 	c := &cobra.Command{
 		Use:     "list [--rules FILE|DIR]",
 		Short:   "List the rules, with the audit level each needs",
 		Example: "  kubectl audit rules list\n  kubectl audit rules list --rules ./my-rules/ -o wide",
 		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
+			if err := rulesListOutput.Validate(output); err != nil {
+				return err
+			}
 			set, err := loadRuleSet(files)
 			if err != nil {
 				return err
@@ -52,9 +58,6 @@ func newCmdRulesList(streams genericiooptions.IOStreams) *cobra.Command {
 			switch output {
 			case "json", "yaml":
 				return writeData(streams.Out, output, ruleSummaries(set.Rules))
-			case "table", "wide":
-			default:
-				return fmt.Errorf("--output must be one of table, wide, json, yaml; got %q", output)
 			}
 			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
 			if output == "wide" {
@@ -74,7 +77,7 @@ func newCmdRulesList(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	c.Flags().StringSliceVar(&files, "rules", nil, "rule files or directories to load besides the shipped rules")
-	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table, wide, json, yaml")
+	rulesListOutput.AddFlag(c.Flags(), &output)
 	return c
 }
 

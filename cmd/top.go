@@ -106,7 +106,7 @@ status codes.`,
 	fs.StringVar(&o.Plot, "plot", o.Plot, "write the time series of the top rows as a chart: FILE.svg or FILE.png (implies --every, default a 60th of the span)")
 	fs.StringVar(&o.Sort, "sort", o.Sort, "sort rows by: "+strings.Join(top.SortColumns, ", "))
 	fs.IntVar(&o.Limit, "limit", o.Limit, "rows per table; the rest are summed in an <other> row (0: all)")
-	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: table, wide, json, yaml, csv")
+	topOutput.AddFlag(fs, &o.Output)
 	fs.BoolVar(&o.RawUserAgent, "raw-useragent", o.RawUserAgent, "group by the whole user agent instead of the program name")
 	fs.BoolVar(&o.Latency, "latency", o.Latency, "add kube-apiserver's latency breakdown (apiserver.latency.k8s.io/* annotations of slow requests)")
 	fs.BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look up the live objects behind sourceip, node, serviceaccount and user rows (by default top does when the kubeconfig's cluster is reachable)")
@@ -144,12 +144,13 @@ func (o *TopOptions) Complete(c *cobra.Command, _ []string) error {
 	return nil
 }
 
+// topOutput is top's -o.
+var topOutput = outputFormats{allowed: []string{"table", "wide", "json", "yaml", "csv"}}
+
 // Validate checks flag combinations.
 func (o *TopOptions) Validate() error {
-	switch o.Output {
-	case "table", "wide", "json", "yaml", "csv":
-	default:
-		return fmt.Errorf("--output must be one of table, wide, json, yaml, csv; got %q", o.Output)
+	if err := topOutput.Validate(o.Output); err != nil {
+		return err
 	}
 	valid := false
 	for _, s := range top.SortColumns {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/term"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-audit/kubectl-audit/report/chart"
 	"github.com/kubectl-audit/kubectl-audit/top"
@@ -25,21 +23,8 @@ func isTerminal(w io.Writer) bool {
 
 func (o *TopOptions) print(res *top.Result) error {
 	switch o.Output {
-	case "json":
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	case "yaml":
-		b, err := json.Marshal(res)
-		if err != nil {
-			return err
-		}
-		y, err := yaml.JSONToYAML(b)
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(y)
-		return err
+	case "json", "yaml":
+		return writeData(o.Out, o.Output, res)
 	case "csv":
 		return printTopCSV(o.Out, res)
 	}

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"runtime"
@@ -82,6 +81,9 @@ func isRelease(v string) bool {
 	return semver.MatchString(v) && !pseudoVersion.MatchString(v)
 }
 
+// versionOutput is version's -o: none (a line of text) or json.
+var versionOutput = outputFormats{allowed: []string{"json"}, note: "default: one line of text", none: true}
+
 // NewCmdVersion builds "kubectl audit version".
 func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 	var output string
@@ -90,25 +92,22 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Print the version of kubectl audit",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			v := Version()
-			switch output {
-			case "":
-				modified := ""
-				if v.Modified {
-					modified = ", modified"
-				}
-				fmt.Fprintf(streams.Out, "kubectl audit %s (commit %s%s, %s, %s)\n", v.Version, orNone(v.Commit), modified, v.GoVersion, v.Platform)
-			case "json":
-				enc := json.NewEncoder(streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
-			default:
-				return errorf("--output must be json or empty, not %q", output)
+			if err := versionOutput.Validate(output); err != nil {
+				return err
 			}
+			v := Version()
+			if output == "json" {
+				return writeData(streams.Out, output, v)
+			}
+			modified := ""
+			if v.Modified {
+				modified = ", modified"
+			}
+			fmt.Fprintf(streams.Out, "kubectl audit %s (commit %s%s, %s, %s)\n", v.Version, orNone(v.Commit), modified, v.GoVersion, v.Platform)
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", output, "output format: json (default: one line of text)")
+	versionOutput.AddFlag(c.Flags(), &output)
 	return c
 }
 

@@ -101,7 +101,7 @@ func TestVersionCommand(t *testing.T) {
 	c := NewCmdVersion(genericiooptions.IOStreams{Out: &out, ErrOut: &out})
 	c.SetArgs([]string{"-o", "yaml"})
 	c.SilenceErrors, c.SilenceUsage = true, true
-	if err := c.Execute(); err == nil || !strings.Contains(err.Error(), "--output must be json") {
+	if err := c.Execute(); err == nil || !strings.Contains(err.Error(), `--output must be one of json; got "yaml"`) {
 		t.Errorf("-o yaml: got %v, want the --output error", err)
 	}
 }

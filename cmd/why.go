@@ -89,7 +89,7 @@ secrets, service-account tokens and token reviews are never shown unless
 	fs.BoolVar(&o.WithReads, "with-reads", o.WithReads, "add get, list and watch calls")
 	fs.BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "show bodies of secrets, tokens and token reviews")
 	fs.BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look the object up in the live cluster")
-	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: table, json, yaml")
+	whyOutput.AddFlag(fs, &o.Output)
 	return c
 }
 
@@ -175,14 +175,12 @@ func (o *WhyOptions) discoveryMapper(name string) (why.Resource, error) {
 	return r, nil
 }
 
+// whyOutput is why's -o.
+var whyOutput = outputFormats{allowed: []string{"table", "json", "yaml"}}
+
 // Validate checks flag values.
 func (o *WhyOptions) Validate() error {
-	switch o.Output {
-	case "table", "json", "yaml":
-	default:
-		return fmt.Errorf("--output must be one of table, json, yaml; got %q", o.Output)
-	}
-	return nil
+	return whyOutput.Validate(o.Output)
 }
 
 // WhyResult is what `why -o json|yaml` prints: the timeline and the live

@@ -1,34 +1,19 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/kubectl-audit/kubectl-audit/why"
 )
 
 func printWhy(w io.Writer, format string, res *WhyResult, owners bool) error {
 	switch format {
-	case "json":
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(res)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
+	case "json", "yaml":
+		return writeData(w, format, res)
 	}
 	printWhyTable(w, res, owners)
 	return nil
