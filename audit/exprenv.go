@@ -87,6 +87,8 @@ type ExprEnv struct {
 
 	ev   *Event
 	lazy lazyFields
+	// redactOn hides secret bodies from get and getAll (SetRedact).
+	redactOn bool
 }
 
 // NewExprEnv returns an environment whose functions read the current event.
@@ -108,7 +110,7 @@ func NewExprEnv() *ExprEnv {
 		if x.ev == nil {
 			return nil
 		}
-		return jsonToAny(x.ev.Get(splitPath(path)...))
+		return x.redact(path, jsonToAny(x.ev.Get(splitPath(path)...)))
 	}
 	x.Has = func(path string) bool {
 		return x.ev != nil && x.ev.Get(splitPath(path)...) != nil

@@ -51,6 +51,9 @@ func (x *ExprEnv) initFuncs() {
 		}
 		var out []any
 		collectAll(x.ev.Value(), splitPath(path), &out)
+		for i := range out {
+			out[i] = x.redact(path, out[i])
+		}
 		return out
 	}
 	x.Query = func(name string) string {

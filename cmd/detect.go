@@ -50,6 +50,8 @@ type DetectOptions struct {
 	Only      []string
 	MaxGroups int
 	NoLink    bool
+	// ShowSecrets lets findings print what rules read from secret bodies.
+	ShowSecrets bool
 	// APIServerLogs are kube-apiserver's own logs, to explain 401s.
 	APIServerLogs []string
 
@@ -123,6 +125,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error,
 	c.Flags().StringSliceVar(&o.APIServerLogs, "apiserver-log", o.APIServerLogs,
 		"kube-apiserver's own log (repeatable, gzip ok): each 401 is joined to its \"Unable to authenticate the request\" line, so findings say why (expired certificate, unknown authority, invalid token)")
 	c.Flags().BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look up the live objects behind findings (by default detect does when the kubeconfig's cluster is reachable)")
+	c.Flags().BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "let findings (keys, values, summaries) print what rules read from bodies of secrets, tokens and token reviews (redacted by default)")
 	return c
 }
 
@@ -204,7 +207,7 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 		debug.SetMemoryLimit(detectMemoryLimit)
 	}
 	selected := o.selected()
-	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.TimeOrdered(o.readOpts.Inputs)}
+	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.TimeOrdered(o.readOpts.Inputs), ShowSecrets: o.ShowSecrets}
 	eng, err := detectors.New(selected, dopts)
 	if err != nil {
 		return err

@@ -47,6 +47,7 @@ type TopOptions struct {
 	Limit        int
 	Output       string
 	RawUserAgent bool
+	ShowSecrets  bool
 	Latency      bool
 	MaxGroups    int
 	NoColor      bool
@@ -108,6 +109,7 @@ status codes.`,
 	fs.IntVar(&o.Limit, "limit", o.Limit, "rows per table; the rest are summed in an <other> row (0: all)")
 	topOutput.AddFlag(fs, &o.Output)
 	fs.BoolVar(&o.RawUserAgent, "raw-useragent", o.RawUserAgent, "group by the whole user agent instead of the program name")
+	fs.BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "print what expr: keys read from bodies of secrets, tokens and token reviews (redacted by default)")
 	fs.BoolVar(&o.Latency, "latency", o.Latency, "add kube-apiserver's latency breakdown (apiserver.latency.k8s.io/* annotations of slow requests)")
 	fs.BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look up the live objects behind sourceip, node, serviceaccount and user rows (by default top does when the kubeconfig's cluster is reachable)")
 	fs.IntVar(&o.MaxGroups, "max-groups", o.MaxGroups, "exact-count budget per table and worker; past it counts turn approximate with a stated error bound")
@@ -191,7 +193,7 @@ func (o *TopOptions) Run(ctx context.Context) error {
 		every = time.Minute
 	}
 	topts := top.Options{Groupings: o.groupings, Where: o.where, Every: every, RawUserAgent: o.RawUserAgent,
-		Latency: o.Latency, MaxGroups: o.MaxGroups}
+		Latency: o.Latency, MaxGroups: o.MaxGroups, ShowSecrets: o.ShowSecrets}
 	var aggs []*top.Aggregator
 	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, func() audit.Sink {
 		a := top.New(topts)

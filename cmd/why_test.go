@@ -109,7 +109,7 @@ func TestWhyNoCluster(t *testing.T) {
 }
 
 // TestWhyScope: the scope of a custom resource named without discovery is
-// learned from the log, and -n (even -n '') decides when given.
+// learned from the log, and -n (even -n ”) decides when given.
 func TestWhyScope(t *testing.T) {
 	const log = "../why/testdata/shapes.jsonl"
 	tests := []struct {

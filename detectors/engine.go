@@ -32,6 +32,10 @@ type Options struct {
 	// log, or its rotated files in order); several apiservers' logs read
 	// one after the other overlap in time, so leave it off for them.
 	Streaming bool
+	// ShowSecrets lets group_by keys and values print what they read from
+	// the bodies of secrets, tokens and token reviews (audit.SecretBody);
+	// otherwise those print redacted. match always sees them.
+	ShowSecrets bool
 }
 
 // DefaultMaxGroups bounds memory to a few hundred MB in the worst case.
@@ -317,6 +321,7 @@ func (s *Sink) Event(ev *audit.Event) {
 					s.env.Set(ev)
 					envSet = true
 				}
+				s.env.SetRedact(false) // match only tests
 				out, err := s.vm.Run(c.Match, s.env)
 				if err != nil {
 					x := &s.exprErrs[i]
@@ -384,6 +389,7 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 				s.env.Set(ev)
 				*envSet = true
 			}
+			s.env.SetRedact(!e.opts.ShowSecrets) // keys are printed
 			out, err := s.vm.Run(key.Prog, s.env)
 			if err != nil {
 				x := &s.exprErrs[i]
@@ -415,6 +421,7 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 				s.env.Set(ev)
 				*envSet = true
 			}
+			s.env.SetRedact(!e.opts.ShowSecrets) // values are printed
 			out, err := s.vm.Run(ag.Arg, s.env)
 			if err != nil {
 				x := &s.exprErrs[i]

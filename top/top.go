@@ -34,6 +34,9 @@ type Options struct {
 	// Latency collects the apiserver.latency.k8s.io/* breakdown.
 	Latency   bool
 	MaxGroups int
+	// ShowSecrets prints what expression keys read from the bodies of
+	// secrets, tokens and token reviews; otherwise they print redacted.
+	ShowSecrets bool
 }
 
 // CompileWhere compiles a --where expression once; errors point at the
@@ -107,6 +110,7 @@ func (a *Aggregator) Event(e *audit.Event) {
 		a.env.Set(e)
 	}
 	if a.opts.Where != nil {
+		a.env.SetRedact(false) // a filter only tests
 		out, err := a.machine.Run(a.opts.Where, a.env)
 		if err != nil {
 			a.exprError(err)
@@ -116,6 +120,7 @@ func (a *Aggregator) Event(e *audit.Event) {
 			return
 		}
 	}
+	a.env.SetRedact(!a.opts.ShowSecrets) // keys are printed
 	a.count++
 	isErr := e.IsError()
 	if isErr {

@@ -169,21 +169,6 @@ var workloads = map[string]bool{
 	"controllerrevisions.apps": true,
 }
 
-// hiddenBody reports resources whose bodies hold credentials.
-func hiddenBody(group, resource, subresource string) bool {
-	switch {
-	case group == "" && resource == "secrets":
-		return true
-	case group == "" && resource == "serviceaccounts" && subresource == "token":
-		return true
-	case group == "authentication.k8s.io" && (resource == "tokenreviews" || resource == "tokenrequests"):
-		return true
-	case group == "certificates.k8s.io" && resource == "certificatesigningrequests":
-		return false
-	}
-	return false
-}
-
 // Event implements audit.Sink.
 func (c *Collector) Event(e *audit.Event) {
 	r := &e.ObjectRef
@@ -314,7 +299,7 @@ func (c *Collector) record(e *audit.Event, key, name string, owners []ownerRef) 
 		}
 		rec.Authorization = &a
 	}
-	hidden := !c.opts.ShowSecrets && hiddenBody(r.APIGroup, r.Resource, r.Subresource)
+	hidden := !c.opts.ShowSecrets && audit.SecretBody(r.APIGroup, r.Resource, r.Subresource)
 	var wc webhookCollector
 	e.VisitAnnotations(func(k, v string) { wc.add(k, v, hidden) })
 	rec.Webhooks = wc.list()
