@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -235,16 +234,6 @@ func (e *Event) LongRunning() bool {
 
 // IsError reports a 4xx or 5xx response.
 func (e *Event) IsError() bool { return e.Code >= 400 }
-
-// b2s views b as a string without copying. The bytes belong to a fastjson
-// parser and stay unchanged until it parses again, which is the lifetime we
-// promise for Event strings.
-func b2s(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
 
 // parseTime parses the RFC 3339 timestamps kube-apiserver writes
 // (metav1.MicroTime: 2026-11-24T10:00:00.123456Z) without allocating, and

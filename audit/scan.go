@@ -368,7 +368,7 @@ func (s *scanner) stringBytes() (v []byte, handled, ok bool) {
 func (s *scanner) strValue(dst *string) (bool, bool) {
 	v, handled, ok := s.stringBytes()
 	if handled && ok {
-		*dst = b2s(v)
+		*dst = StringView(v)
 	}
 	return handled, ok
 }
@@ -403,7 +403,7 @@ func (s *scanner) timeValue(dst *timeT, bad *string) (bool, bool) {
 // epochTime reads a JSON number as a time since the Unix epoch, in
 // seconds, milliseconds or microseconds by its magnitude (years 2001-2286).
 func epochTime(n []byte) (time.Time, bool) {
-	str := b2s(n)
+	str := StringView(n)
 	whole, frac, _ := strings.Cut(str, ".")
 	i, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil || i <= 0 || strings.ContainsAny(frac, "eE+-") {
@@ -462,7 +462,7 @@ func (s *scanner) stringArray(dst []string, depth int) ([]string, bool, bool) {
 			if !ok {
 				return dst, true, false
 			}
-			dst = append(dst, b2s(v))
+			dst = append(dst, StringView(v))
 		} else {
 			if !s.skip(depth + 1) {
 				return dst, true, false
@@ -686,7 +686,7 @@ func (s *scanner) user(u *UserInfo) (bool, bool) {
 func atoi(b []byte) int {
 	// Response codes are integers; like fastjson's GetInt, anything else
 	// reads as 0.
-	n, err := strconv.Atoi(b2s(b))
+	n, err := strconv.Atoi(StringView(b))
 	if err != nil {
 		return 0
 	}
@@ -733,7 +733,7 @@ func visitStrings(obj []byte, arena *[]byte, fn func(key, value string)) {
 	}
 	s := scanner{b: obj, arena: arena}
 	s.object(1, func(k []byte) (bool, bool) {
-		key := b2s(k)
+		key := StringView(k)
 		switch s.peek() {
 		case '"':
 			var v string

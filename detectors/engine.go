@@ -398,7 +398,7 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 				}
 				return
 			}
-			v = scalarString(out)
+			v = audit.ExprString(out)
 		}
 		if k > 0 {
 			s.keyBuf = append(s.keyBuf, 0)
@@ -666,19 +666,4 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-func scalarString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case nil:
-		return ""
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	}
-	return fmt.Sprint(v)
 }

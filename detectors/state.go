@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
+	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 )
 
@@ -37,7 +37,7 @@ func makeID(s string) idBuf {
 
 func (b *idBuf) String() string { return string(b.b[:b.n]) }
 
-func (b *idBuf) view() string { return unsafeString(b.b[:b.n]) }
+func (b *idBuf) view() string { return audit.StringView(b.b[:b.n]) }
 
 // cut is s as makeID keeps it.
 func cut(s string) string {
@@ -290,12 +290,12 @@ func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string) 
 			}
 		case []any:
 			for _, s := range x {
-				a.addValue(stringOf(s))
+				a.addValue(audit.ExprStringClone(s))
 			}
 		case nil:
 			return
 		default:
-			a.addValue(stringOf(x))
+			a.addValue(audit.ExprStringClone(x))
 		}
 		a.has = true
 	case rules.AggFirst, rules.AggLast:
@@ -390,17 +390,7 @@ func keepValue(v any) any {
 	case nil:
 		return nil
 	}
-	return stringOf(v)
-}
-
-func stringOf(v any) string {
-	switch x := v.(type) {
-	case string:
-		return strings.Clone(x)
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
+	return audit.ExprStringClone(v)
 }
 
 func toFloat(v any) (float64, bool) {
@@ -421,11 +411,4 @@ func toFloat(v any) (float64, bool) {
 		return float64(x), true
 	}
 	return 0, false
-}
-
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }

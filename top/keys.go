@@ -2,7 +2,6 @@ package top
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -132,19 +131,6 @@ func ParseKeys(by string) ([]KeySpec, error) {
 	return keys, nil
 }
 
-// NormalizeUserAgent maps "kubelet/v1.37.2 (linux/amd64) kubernetes/abc" to
-// "kubelet": the client's program name, which is what people group by.
-func NormalizeUserAgent(ua string) string {
-	if ua == "" {
-		return ""
-	}
-	end := len(ua)
-	if i := strings.IndexAny(ua, "/ "); i >= 0 {
-		end = i
-	}
-	return ua[:end]
-}
-
 // values appends the key's values for the event: one for most keys, one per
 // group for "group". evalExpr runs expr keys.
 //
@@ -165,7 +151,7 @@ func (k *KeySpec) values(dst []string, e *audit.Event, env *audit.ExprEnv, machi
 		if rawUA {
 			return append(dst, e.UserAgent), nil
 		}
-		return append(dst, NormalizeUserAgent(e.UserAgent)), nil
+		return append(dst, audit.ProgramName(e.UserAgent)), nil
 	case keyCode:
 		if e.Code == 0 {
 			return append(dst, ""), nil
@@ -182,21 +168,5 @@ func (k *KeySpec) values(dst []string, e *audit.Event, env *audit.ExprEnv, machi
 	if err != nil {
 		return dst, err
 	}
-	return append(dst, exprString(out)), nil
-}
-
-func exprString(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case int:
-		return strconv.Itoa(x)
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	}
-	return fmt.Sprint(v)
+	return append(dst, audit.ExprString(out)), nil
 }

@@ -9,23 +9,6 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
-func TestNormalizeUserAgent(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"kubelet/v1.37.2 (linux/amd64) kubernetes/0b0c6a3", "kubelet"},
-		{"kube-controller-manager/v1.37.2 (linux/amd64) kubernetes/0b0c6a3/system:serviceaccount:kube-system:generic-garbage-collector", "kube-controller-manager"},
-		{"Go-http-client/2.0", "Go-http-client"},
-		{"Mozilla/5.0 (X11; Linux x86_64)", "Mozilla"},
-		{"kubectl", "kubectl"},
-		{"my tool", "my"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := NormalizeUserAgent(tt.in); got != tt.want {
-			t.Errorf("NormalizeUserAgent(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestHistQuantiles(t *testing.T) {
 	tests := []struct {
 		name string

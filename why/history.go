@@ -89,15 +89,7 @@ type Entry struct {
 func (e *Entry) Succeeded() bool { return e.Code >= 100 && e.Code < 300 }
 
 // Program is the user agent's program name ("kubectl").
-func (e *Entry) Program() string { return ProgramName(e.UserAgent) }
-
-// ProgramName maps "kubectl/v1.37.2 (linux/amd64) kubernetes/abc" to "kubectl".
-func ProgramName(ua string) string {
-	if i := strings.IndexAny(ua, "/ "); i >= 0 {
-		return ua[:i]
-	}
-	return ua
-}
+func (e *Entry) Program() string { return audit.ProgramName(e.UserAgent) }
 
 // Action is who did something and when.
 type Action struct {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kubectl-audit/kubectl-audit/audit"
 )
 
 // maxChanges bounds the field changes kept per entry.
@@ -392,7 +394,7 @@ func who(a *Action) string {
 	if a.SourceIP != "" {
 		parts = append(parts, "from "+a.SourceIP)
 	}
-	if p := ProgramName(a.UserAgent); p != "" {
+	if p := audit.ProgramName(a.UserAgent); p != "" {
 		parts = append(parts, p)
 	}
 	u := a.User
