@@ -350,3 +350,22 @@ func TestExpressionErrorsReported(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyValuesInSummaries: a summary whose values are empty reads
+// without "()" or a trailing colon.
+func TestEmptyValuesInSummaries(t *testing.T) {
+	rule := `
+- id: fails
+  title: fails
+  severity: low
+  match: code >= 500
+  group_by: [user, userAgent]
+  values:
+    message: last(message)
+  summary: "{{.user}} ({{.userAgent}}) failed {{.count}} times: {{.message}}"
+`
+	res := run(t, rule, "- {repeat: 2, user: alice, verb: get, objectRef: {resource: pods}, code: 500}\n", 1, detectors.Options{})
+	if len(res.Findings) != 1 || res.Findings[0].Summary != "alice failed 2 times" {
+		t.Fatalf("findings %+v, want the summary %q", res.Findings, "alice failed 2 times")
+	}
+}

@@ -365,7 +365,19 @@ func execTemplate(t *template.Template, data map[string]any) string {
 	if err := t.Execute(&b, data); err != nil {
 		return fmt.Sprintf("(summary failed: %v)", err)
 	}
-	return strings.TrimSpace(b.String())
+	return tidyText(b.String())
+}
+
+// tidyText drops what an empty value leaves in a rendered text: empty
+// parentheses (" ()" of a user agent the log does not have) and a
+// trailing colon (": " before an empty message).
+func tidyText(s string) string {
+	s = strings.ReplaceAll(s, " ()", "")
+	s = strings.TrimSpace(s)
+	for strings.HasSuffix(s, ":") {
+		s = strings.TrimSpace(strings.TrimSuffix(s, ":"))
+	}
+	return s
 }
 
 func fingerprint(rule string, names, labels []string, start int64, whole bool) string {
