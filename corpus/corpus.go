@@ -21,7 +21,19 @@ type Options struct {
 	RPS float64
 	// Seed makes the output reproducible.
 	Seed uint64
+	// Shape is "" (the project's original mix) or ShapeLarge.
+	Shape string
 }
+
+// ShapeLarge is the shape of a large real cluster's log: user.extra
+// credential ids on most events (bound service-account tokens carry the
+// token's JTI and the pod and node it is bound to, as kube-apiserver
+// writes them), apiserver.latency.k8s.io/* annotations with µs values on a
+// third of the events, about 2,500 distinct users (service accounts of
+// workloads in 300 namespaces), more RequestResponse bodies and 4xx, and
+// watches that last 30-60 minutes, so that a log cut at any moment holds
+// tens of thousands still open (their ResponseComplete not yet written).
+const ShapeLarge = "large"
 
 // Generate writes a corpus to w and returns the number of events written.
 func Generate(w io.Writer, o Options) (int64, error) {
@@ -46,8 +58,10 @@ func Generate(w io.Writer, o Options) (int64, error) {
 			return g.events, g.err
 		}
 	}
-	for _, p := range g.open {
-		g.emit(p.ev.withStage("ResponseComplete", p.end))
+	if o.Shape != ShapeLarge {
+		for _, p := range g.open {
+			g.emit(p.ev.withStage("ResponseComplete", p.end))
+		}
 	}
 	if g.err != nil {
 		return g.events, g.err
@@ -155,6 +169,10 @@ func (g *gen) next() {
 	}
 	node := g.rng.IntN(g.o.Nodes)
 	r := g.rng.Float64()
+	if g.o.Shape == ShapeLarge {
+		g.nextLarge(node, r)
+		return
+	}
 	e := event{level: "Metadata", stage: "ResponseComplete", received: g.now, code: 200, decision: "allow", apiVersion: "v1", auditID: g.auditID()}
 	lat := time.Duration(1+g.rng.ExpFloat64()*4) * time.Millisecond
 	kubelet := func() {
@@ -450,7 +468,16 @@ func (g *gen) emit(e event) {
 		if e.mutatedBy {
 			kv("mutation.webhook.admission.k8s.io/round_0_index_0", `{"configuration":"pod-defaults","webhook":"defaults.example.com","mutated":true}`)
 		}
-		if e.latencyAnnotations {
+		if e.latencyAnnotations && g.o.Shape == ShapeLarge {
+			total := e.stageT.Sub(e.received)
+			kv("apiserver.latency.k8s.io/apf-queue-wait", (total / 50).String())
+			kv("apiserver.latency.k8s.io/authentication", (total / 40).String())
+			kv("apiserver.latency.k8s.io/authorization", (total / 30).String())
+			kv("apiserver.latency.k8s.io/etcd", (total / 3).String())
+			kv("apiserver.latency.k8s.io/response-write", (total / 25).String())
+			kv("apiserver.latency.k8s.io/serialize-response-object", (total / 20).String())
+			kv("apiserver.latency.k8s.io/total", total.String())
+		} else if e.latencyAnnotations {
 			total := e.stageT.Sub(e.received)
 			kv("apiserver.latency.k8s.io/etcd", (total / 3).String())
 			kv("apiserver.latency.k8s.io/mutating-webhook", (total / 2).String())
@@ -465,4 +492,152 @@ func (g *gen) emit(e event) {
 	g.written += int64(n)
 	g.events++
 	g.err = err
+}
+
+// nextLarge writes one request of the large-cluster shape.
+func (g *gen) nextLarge(node int, r float64) {
+	e := event{level: "Metadata", stage: "ResponseComplete", received: g.now, code: 200, decision: "allow", apiVersion: "v1", auditID: g.auditID()}
+	lat := time.Duration(200+g.rng.ExpFloat64()*3000) * time.Microsecond
+	n := g.nodeName(node)
+	kubelet := func() {
+		e.user, e.groups, e.sourceIP = "system:node:"+n, nodeGroups, g.nodeIP(node)
+		e.userAgent = "kubelet/v1.37.2 (linux/amd64) kubernetes/5cb9a1e"
+		e.extra = [][2]string{{"authentication.kubernetes.io/credential-id", "X509SHA256=4f3c9b1e" + strconv.Itoa(node*7919)}}
+	}
+	// A workload's service account with a bound token: one of 2,400.
+	workload := func() {
+		w := g.rng.IntN(2400)
+		ns := "team-" + strconv.Itoa(w%300)
+		sa := "app-" + strconv.Itoa(w/300)
+		pod := sa + "-7d4b9c8f6-" + strconv.Itoa(g.rng.IntN(1000))
+		e.user, e.groups = "system:serviceaccount:"+ns+":"+sa, saGroups(ns)
+		e.sourceIP = "10.64." + strconv.Itoa(node%250) + "." + strconv.Itoa(1+w%250)
+		e.userAgent = sa + "/v2.3.1 (linux/amd64) kubernetes/client-go"
+		e.extra = [][2]string{
+			{"authentication.kubernetes.io/credential-id", "JTI=" + g.auditID()},
+			{"authentication.kubernetes.io/node-name", n},
+			{"authentication.kubernetes.io/node-uid", "5e0c" + strconv.Itoa(node*104729) + "-1d2c-4b6a-9f0e-3c2a1b0d9e8f"},
+			{"authentication.kubernetes.io/pod-name", pod},
+			{"authentication.kubernetes.io/pod-uid", "7a1b" + strconv.Itoa(g.rng.IntN(1e9)) + "-2c3d-4e5f-8a9b-0c1d2e3f4a5b"},
+		}
+		e.ns = ns
+	}
+	switch {
+	case r < 0.22: // node status
+		kubelet()
+		e.verb, e.resource, e.sub, e.name = "patch", "nodes", "status", n
+		e.uri = "/api/v1/nodes/" + n + "/status?timeout=10s"
+	case r < 0.38: // lease renew
+		kubelet()
+		e.verb, e.resource, e.ns, e.name, e.group = "update", "leases", "kube-node-lease", n, "coordination.k8s.io"
+		e.uri = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + n + "?timeout=10s"
+	case r < 0.45: // kubelet reads of configmaps and secrets
+		kubelet()
+		ns := "team-" + strconv.Itoa(g.rng.IntN(300))
+		res := []string{"configmaps", "secrets"}[g.rng.IntN(2)]
+		name := "cfg-" + strconv.Itoa(g.rng.IntN(20))
+		e.verb, e.resource, e.ns, e.name = "get", res, ns, name
+		e.uri = "/api/v1/namespaces/" + ns + "/" + res + "/" + name
+	case r < 0.52: // watches, 30-60 minutes long
+		if g.rng.IntN(2) == 0 {
+			kubelet()
+		} else {
+			workload()
+		}
+		res := []string{"pods", "services", "endpointslices", "configmaps", "secrets", "nodes"}[g.rng.IntN(6)]
+		e.verb, e.resource = "watch", res
+		if res == "endpointslices" {
+			e.group = "discovery.k8s.io"
+		}
+		e.uri = resourcePath(e.group, e.ns, res, "", "") + "?allowWatchBookmarks=true&resourceVersion=" + strconv.Itoa(1000+g.rng.IntN(1e7)) + "&timeout=37m11s&timeoutSeconds=2231&watch=true"
+		e.stage, e.stageT = "ResponseStarted", g.now.Add(lat)
+		g.emit(e)
+		end := g.now.Add(time.Duration(1800+g.rng.IntN(1800)) * time.Second)
+		g.open = append(g.open, openWatch{ev: e, end: end})
+		return
+	case r < 0.78: // workloads reading and writing their own objects
+		workload()
+		res := []string{"configmaps", "pods", "services", "events", "leases"}[g.rng.IntN(5)]
+		verbs := []string{"get", "get", "list", "update", "patch", "create"}
+		e.verb, e.resource = verbs[g.rng.IntN(len(verbs))], res
+		if res == "leases" {
+			e.group = "coordination.k8s.io"
+		}
+		if e.verb != "list" && e.verb != "create" {
+			e.name = res[:len(res)-1] + "-" + strconv.Itoa(g.rng.IntN(50))
+		}
+		e.uri = resourcePath(e.group, e.ns, res, e.name, "")
+		e.authzReason = `RBAC: allowed by RoleBinding "` + e.user[len("system:serviceaccount:"):] + `" of Role "app" to ServiceAccount`
+		switch k := g.rng.IntN(100); {
+		case k < 2:
+			e.code, e.reason, e.message = 404, "NotFound", res+" \""+e.name+"\" not found"
+		case k < 3:
+			e.code, e.reason, e.message = 409, "Conflict", "Operation cannot be fulfilled on "+res+" \""+e.name+"\": the object has been modified; please apply your changes to the latest version and try again"
+		case k < 4:
+			e.code, e.reason, e.decision, e.authzReason = 403, "Forbidden", "forbid", ""
+			e.message = res + " is forbidden: User \"" + e.user + "\" cannot " + e.verb + " resource \"" + res + "\" in API group \"\" in the namespace \"" + e.ns + "\""
+		}
+		if e.verb == "create" && e.code == 200 {
+			e.code = 201
+		}
+	case r < 0.88: // controllers
+		c := controllers[g.rng.IntN(len(controllers))]
+		ns := "team-" + strconv.Itoa(g.rng.IntN(300))
+		e.user, e.groups, e.sourceIP = "system:serviceaccount:kube-system:"+c.sa, saGroups("kube-system"), "10.0.0.10"
+		e.userAgent = "kube-controller-manager/v1.37.2 (linux/amd64) kubernetes/5cb9a1e/system:serviceaccount:kube-system:" + c.sa
+		e.extra = [][2]string{{"authentication.kubernetes.io/credential-id", "JTI=" + g.auditID()}}
+		e.verb, e.resource, e.group, e.ns = c.verb, c.resource, c.group, ns
+		e.name = c.resource[:len(c.resource)-1] + "-" + strconv.Itoa(g.rng.IntN(400))
+		if c.resource == "namespaces" || c.resource == "nodes" {
+			e.ns, e.name = "", ns
+		}
+		e.uri = resourcePath(c.group, e.ns, c.resource, e.name, "")
+		e.authzReason = `RBAC: allowed by ClusterRoleBinding "system:controller:` + c.sa + `" of ClusterRole "system:controller:` + c.sa + `" to ServiceAccount "` + c.sa + `/kube-system"`
+		if c.verb == "update" && g.rng.IntN(25) == 0 {
+			e.code, e.reason, e.message = 409, "Conflict", "Operation cannot be fulfilled on "+c.resource+" \""+e.name+"\": the object has been modified; please apply your changes to the latest version and try again"
+		}
+	case r < 0.93: // pod and deployment writes at RequestResponse level
+		ns := "team-" + strconv.Itoa(g.rng.IntN(300))
+		name := "web-" + strconv.Itoa(g.rng.IntN(10000))
+		e.user, e.groups, e.sourceIP = "system:serviceaccount:kube-system:replicaset-controller", saGroups("kube-system"), "10.0.0.10"
+		e.userAgent = "kube-controller-manager/v1.37.2 (linux/amd64) kubernetes/5cb9a1e/system:serviceaccount:kube-system:replicaset-controller"
+		e.level, e.verb, e.resource, e.ns, e.code = "RequestResponse", "create", "pods", ns, 201
+		e.uri = "/api/v1/namespaces/" + ns + "/pods"
+		e.requestObject = podJSON(ns, name, "")
+		e.responseObject = podJSON(ns, name, "a3c0b1d2-0000-4000-8000-"+fmt.Sprintf("%012d", g.rng.IntN(1e9)))
+		lat = time.Duration(5+g.rng.ExpFloat64()*20) * time.Millisecond
+	case r < 0.97: // humans
+		h := humans[g.rng.IntN(len(humans))]
+		ns := "team-" + strconv.Itoa(g.rng.IntN(300))
+		e.user, e.groups, e.sourceIP = h, []string{"developers", "system:authenticated"}, "192.168.10."+strconv.Itoa(1+g.rng.IntN(20))
+		e.userAgent = "kubectl/v1.37.2 (linux/amd64) kubernetes/5cb9a1e"
+		e.extra = [][2]string{{"authentication.kubernetes.io/credential-id", "X509SHA256=9a8b7c" + strconv.Itoa(len(h))}}
+		e.verb, e.resource, e.group, e.ns = []string{"get", "list", "patch"}[g.rng.IntN(3)], "deployments", "apps", ns
+		if e.verb != "list" {
+			e.name = "app-" + strconv.Itoa(g.rng.IntN(40))
+		}
+		e.uri = resourcePath("apps", ns, "deployments", e.name, "")
+		if g.rng.IntN(10) == 0 {
+			e.code, e.reason, e.decision = 403, "Forbidden", "forbid"
+			e.message = "deployments.apps is forbidden: User \"" + h + "\" cannot " + e.verb + " resource \"deployments\" in API group \"apps\" in the namespace \"" + ns + "\""
+		}
+	case r < 0.985: // expired certificates
+		e.sourceIP = "10.1.9." + strconv.Itoa(1+g.rng.IntN(4))
+		e.userAgent = "kubelet/v1.37.2 (linux/amd64) kubernetes/5cb9a1e"
+		e.verb, e.resource, e.name = "get", "nodes", "ip-10-1-9-"+strconv.Itoa(1+g.rng.IntN(4))
+		e.uri = "/api/v1/nodes/" + e.name + "?resourceVersion=0&timeout=10s"
+		e.stage, e.code, e.message, e.decision = "ResponseStarted", 401, "Unauthorized", ""
+	default: // cluster-wide lists
+		c := controllers[g.rng.IntN(len(controllers))]
+		e.user, e.groups, e.sourceIP = "system:serviceaccount:kube-system:"+c.sa, saGroups("kube-system"), "10.0.0.10"
+		e.userAgent = "kube-controller-manager/v1.37.2 (linux/amd64) kubernetes/5cb9a1e/shared-informers"
+		e.verb, e.resource, e.group = "list", c.resource, c.group
+		e.uri = resourcePath(c.group, "", c.resource, "", "") + "?limit=500&resourceVersion=0"
+		lat = time.Duration(20+g.rng.ExpFloat64()*200) * time.Millisecond
+	}
+	if g.rng.IntN(3) == 0 {
+		e.latencyAnnotations = true
+	}
+	e.stageT = g.now.Add(lat)
+	g.emit(e)
 }

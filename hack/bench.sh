@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Whole-command measurements of the reading path, top and detect on a
-# generated log: MB/s, events/s and peak RSS (from /usr/bin/time).
+# Whole-command measurements on generated logs: MB/s, events/s and peak
+# RSS (from /usr/bin/time), for the project's corpus and one shaped like a
+# large real cluster's log (corpus.ShapeLarge), then kubectl audit against
+# DuckDB in paired runs (bench/, its own module).
 #
 #   ./hack/bench.sh [SIZE]       # SIZE defaults to 1GB
 #
-# Writes its corpora to ${BENCH_DIR:-/tmp/kubectl-audit-bench} and reuses them.
+# Writes its corpora to ${BENCH_DIR:-/tmp/kubectl-audit-bench} and reuses
+# them. Run it on an idle machine: the figures mean nothing while anything
+# else compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${1:-1GB}
@@ -13,45 +17,70 @@ mkdir -p "$DIR"
 BIN="$DIR/kubectl-audit"
 go build -o "$BIN" ./cmd/kubectl-audit
 go build -o "$DIR/audit-corpus" ./cmd/audit-corpus
-PLAIN="$DIR/audit-$SIZE.log"
-[ -f "$PLAIN" ] || "$DIR/audit-corpus" -size "$SIZE" -o "$PLAIN"
-[ -f "$PLAIN.gz" ] || gzip -1 -c "$PLAIN" > "$PLAIN.gz"
-[ -f "$PLAIN.zst" ] || "$DIR/audit-corpus" -size "$SIZE" -compress zstd -o "$PLAIN.zst"
-# Ten links to the same file: a 10x input, to check memory stays flat.
+(cd bench && go build -o "$DIR/vsduckdb" ./cmd/vsduckdb)
+
+corpus() { # name, args... -> path
+	local path="$DIR/$1-$SIZE.log"; shift
+	[ -f "$path" ] || "$DIR/audit-corpus" -size "$SIZE" -o "$path" "$@" 2>/dev/null
+	echo "$path"
+}
+PROJECT=$(corpus project)
+LARGE=$(corpus large -shape large)
+[ -f "$PROJECT.gz" ] || gzip -1 -c "$PROJECT" > "$PROJECT.gz"
+[ -f "$PROJECT.zst" ] || zstd -q -1 -c "$PROJECT" > "$PROJECT.zst" 2>/dev/null || "$DIR/audit-corpus" -size "$SIZE" -compress zstd -o "$PROJECT.zst" 2>/dev/null
+# Three apiservers' logs of the same hour (the large shape, other seeds):
+# they overlap in time, as an HA control plane's do, and are merged by time.
+mkdir -p "$DIR/ha"
+for i in 1 2 3; do
+	[ -f "$DIR/ha/apiserver-$i.log" ] || "$DIR/audit-corpus" -size "$SIZE" -shape large -seed "$((i + 10))" -o "$DIR/ha/apiserver-$i.log" 2>/dev/null
+done
+[ -f "$DIR/ha-as-one.log" ] || cat "$DIR"/ha/apiserver-*.log > "$DIR/ha-as-one.log"
+# Ten links to one file: ten overlapping inputs, to check memory stays flat.
 mkdir -p "$DIR/x10"
-for i in $(seq 1 10); do ln -sf "$PLAIN" "$DIR/x10/audit-$i.log"; done
+for i in $(seq 1 10); do ln -sf "$PROJECT" "$DIR/x10/audit-$i.log"; done
 
-bytes=$(stat -c %s "$PLAIN")
-events=$(wc -l < "$PLAIN")
-cat "$PLAIN" > /dev/null # page cache
-
-measure() { # name, command...
-	local name=$1; shift
+measure() { # name, bytes, events, command...
+	local name=$1 bytes=$2 events=$3; shift 3
 	local tf
 	tf=$(mktemp)
 	/usr/bin/time -o "$tf" -f "%e %M" "$@" > /dev/null 2>/dev/null || true
 	local out
 	out=$(tail -1 "$tf"); rm -f "$tf"
 	local secs=${out% *} rss=${out#* }
-	local mul=1
-	case "$name" in *x10*) mul=10 ;; esac
-	awk -v name="$name" -v s="$secs" -v rss="$rss" -v b="$bytes" -v ev="$events" -v mul="$mul" \
-		'BEGIN { printf "%-44s %7.2fs %6.0f MB/s %9.0f events/s %5.0f MB RSS\n", name, s, b*mul/s/1e6, ev*mul/s, rss/1024 }'
+	awk -v name="$name" -v s="$secs" -v rss="$rss" -v b="$bytes" -v ev="$events" \
+		'BEGIN { printf "%-52s %7.2fs %6.0f MB/s %9.0f events/s %5.0f MB RSS\n", name, s, b/s/1e6, ev/s, rss/1024 }'
 }
 
-echo "input: $PLAIN, $((bytes / 1000000)) MB, $events events, $(nproc) cores"
-measure "top --by user, 1 worker"                "$BIN" top -q --by user --workers 1 -f "$PLAIN"
-measure "top --by user, all cores"               "$BIN" top -q --by user -f "$PLAIN"
-measure "top --by user, all cores, 10x input x10" "$BIN" top -q --by user -f "$DIR/x10"
-measure "top --by user,resource --every 1m"      "$BIN" top -q --by user,resource --every 1m -f "$PLAIN"
-measure "top --by user, gzip, 1 worker"          "$BIN" top -q --by user --workers 1 -f "$PLAIN.gz"
-measure "top --by user, gzip, all cores"         "$BIN" top -q --by user -f "$PLAIN.gz"
-measure "gunzip alone (gzip -dc)"                gzip -dc "$PLAIN.gz"
-measure "top --by user, zstd, all cores"         "$BIN" top -q --by user -f "$PLAIN.zst"
-if "$BIN" detect --help > /dev/null 2>&1; then
-	measure "detect, all shipped rules, all cores"   "$BIN" detect -q -f "$PLAIN"
-	measure "detect, all rules, 10x input x10"       "$BIN" detect -q -f "$DIR/x10"
+cat "$PROJECT" "$LARGE" > /dev/null # page cache
+for c in "$PROJECT" "$LARGE"; do
+	bytes=$(stat -c %s "$c")
+	events=$(wc -l < "$c")
+	echo "== $(basename "$c"): $((bytes / 1000000)) MB, $events events, $(nproc) cores, $(date -u +%Y-%m-%d)"
+	measure "top --by user, 1 worker"              "$bytes" "$events" "$BIN" top -q --by user --workers 1 -f "$c"
+	measure "top --by user, all cores"             "$bytes" "$events" "$BIN" top -q --by user -f "$c"
+	measure "top --by user,resource --every 1m"    "$bytes" "$events" "$BIN" top -q --by user,resource --every 1m -f "$c"
+	measure "detect, all shipped rules, all cores" "$bytes" "$events" "$BIN" detect -q -f "$c"
+	if command -v jq > /dev/null; then
+		measure "jq -r .user.username | sort | uniq -c" "$bytes" "$events" bash -c "jq -r .user.username < '$c' | sort | uniq -c"
+	fi
+done
+
+bytes=$(stat -c %s "$PROJECT")
+events=$(wc -l < "$PROJECT")
+echo "== compressed and overlapping inputs ($(basename "$PROJECT"))"
+measure "top --by user, gzip, all cores"       "$bytes" "$events" "$BIN" top -q --by user -f "$PROJECT.gz"
+measure "gunzip alone (gzip -dc)"              "$bytes" "$events" gzip -dc "$PROJECT.gz"
+measure "top --by user, zstd, all cores"       "$bytes" "$events" "$BIN" top -q --by user -f "$PROJECT.zst"
+if command -v zstd > /dev/null; then
+	measure "zstd alone (zstd -dc)"            "$bytes" "$events" zstd -dc "$PROJECT.zst"
 fi
-if command -v jq > /dev/null; then
-	measure "jq -r .user.username | sort | uniq -c" bash -c "jq -r .user.username < '$PLAIN' | sort | uniq -c"
-fi
+measure "top --by user, 10 overlapping inputs" "$((bytes * 10))" "$((events * 10))" "$BIN" top -q --by user -f "$DIR/x10"
+measure "detect, 10 overlapping inputs"        "$((bytes * 10))" "$((events * 10))" "$BIN" detect -q -f "$DIR/x10"
+hab=$(stat -c %s "$DIR/ha-as-one.log")
+hae=$(wc -l < "$DIR/ha-as-one.log")
+measure "detect, 3 apiservers' logs merged by time" "$hab" "$hae" "$BIN" detect -q -f "$DIR/ha"
+measure "detect, the same bytes as one file"   "$hab" "$hae" "$BIN" detect -q -f "$DIR/ha-as-one.log"
+measure "detect, one apiserver's log"          "$((hab / 3))" "$((hae / 3))" "$BIN" detect -q -f "$DIR/ha/apiserver-1.log"
+
+echo "== kubectl audit against DuckDB (paired runs, medians)"
+"$DIR/vsduckdb" -kubectl-audit "$BIN" -runs "${BENCH_RUNS:-3}" "$PROJECT" "$LARGE"

@@ -28,13 +28,14 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	start := flag.String("start", "2026-11-24T00:00:00Z", "time of the first event (RFC 3339)")
 	rps := flag.Float64("rps", 1000, "events per second, which spaces the timestamps")
+	shape := flag.String("shape", "", `"" for the project's original mix, or "large" for a large real cluster's shape (user.extra credential ids, µs latency annotations, 2,500 users, long watches still open at the end)`)
 	flag.Parse()
 	t, err := time.Parse(time.RFC3339, *start)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "audit-corpus: -start:", err)
 		os.Exit(2)
 	}
-	if err := run(*size, *out, *compress, corpus.Options{Nodes: *nodes, Seed: *seed, Start: t, RPS: *rps}); err != nil {
+	if err := run(*size, *out, *compress, corpus.Options{Nodes: *nodes, Seed: *seed, Start: t, RPS: *rps, Shape: *shape}); err != nil {
 		fmt.Fprintln(os.Stderr, "audit-corpus:", err)
 		os.Exit(1)
 	}
