@@ -15,6 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 start=$SECONDS
 # Build outside `go test`, whose per-binary timeout a cold build could hit.
 go run ./cmd/buildbins >/dev/null
+go run ./cmd/buildbins -kubectl >/dev/null # the fetch-speed test and the release test use it
 echo "e2e: binaries ready in $((SECONDS - start))s"
 
 go test -count=1 -timeout 30m "$@" ./...

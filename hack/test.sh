@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, go vet, golangci-lint, the unit
-# and golden tests (with every shipped rule's tests), the race detector on the
-# reading path, and the end-to-end suite against a real kube-apiserver.
+# Runs every test of the project: formatting, go vet, the import order,
+# golangci-lint, the unit and golden tests (with every shipped rule's tests,
+# and the bucket and CloudWatch sources against their emulators), the race
+# detector, the end-to-end suite against a real kube-apiserver (HA, node
+# proxy, live links), and the release: goreleaser snapshot, a real krew and
+# kubectl installing and running the plugin.
 # Installs what it needs (golangci-lint from the Go module proxy; the e2e
 # binaries are built once per machine and cached by version).
 #
@@ -36,6 +39,9 @@ fi
 validate-krew-manifest -manifest krew/audit.yaml -skip-install 2>&1 | grep -E "validation OK|F[0-9]{4}" || { echo "krew/audit.yaml is not a valid krew manifest"; exit 1; }
 validate-krew-manifest -manifest krew/audit.yaml -skip-install > /dev/null 2>&1
 
+echo "== emulators for the bucket and CloudWatch sources (hack/emulators.sh, cached by version)"
+eval "$(./hack/emulators.sh)"
+
 echo "== unit tests"
 go test -count=1 ./...
 
@@ -48,3 +54,6 @@ else
 	echo "== e2e (real kube-apiserver)"
 	./e2e/run.sh
 fi
+
+echo "== release: goreleaser snapshot, krew manifest, krew install, kubectl audit (hack/release-test.sh)"
+./hack/release-test.sh
