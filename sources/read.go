@@ -507,7 +507,6 @@ func (r *reader) merge(ctx context.Context) error {
 	type head struct {
 		ch   chan *chunk
 		next *chunk
-		err  error
 	}
 	heads := make([]*head, len(r.streams))
 	errs := make(chan error, len(r.streams))

@@ -16,12 +16,6 @@ import (
 // event is read or counted as skipped with a reason that says what is
 // missing, and no event is placed in year 1.
 func TestShapes(t *testing.T) {
-	type ev struct {
-		id, at   string
-		from     string // TimeFrom
-		latency  bool   // HasLatency
-		received time.Time
-	}
 	tests := []struct {
 		file      string
 		want      []string // "auditID at timeFrom latency"
