@@ -44,7 +44,11 @@ func OpenCloud(ctx context.Context, urls, groups []string, since, until time.Tim
 			return nil, nil, err
 		}
 		for _, o := range objs {
-			inputs = append(inputs, Input{Name: o.Name, Open: o.Open})
+			in := Input{Name: o.Name, Open: o.Open}
+			if o.Stream != "" {
+				in.Stream = s.URL() + "#" + o.Stream
+			}
+			inputs = append(inputs, in)
 		}
 	}
 	for _, g := range groups {
@@ -60,7 +64,7 @@ func OpenCloud(ctx context.Context, urls, groups []string, since, until time.Tim
 			return nil, nil, err
 		}
 		for _, o := range objs {
-			inputs = append(inputs, Input{Name: o.Name, Open: o.Open})
+			inputs = append(inputs, Input{Name: o.Name, Stream: o.Name, Open: o.Open})
 		}
 	}
 	return c, inputs, nil

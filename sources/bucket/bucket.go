@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,11 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/azureblob"
 	"gocloud.dev/blob/fileblob"
@@ -85,6 +90,12 @@ type Object struct {
 	// LayoutGKE, LayoutFirehose, LayoutCloudWatchExport, LayoutDated
 	// (date directories only) or "" (none).
 	Layout string
+	// Stream names the log the object is a part of (for AKS the cluster,
+	// for Firehose the delivery stream, for an export task the task and
+	// log stream, for GKE the log and shard): objects of one stream hold
+	// successive times, oldest first; objects of different streams
+	// overlap in time. Empty when the key tells nothing.
+	Stream string
 	// Size is the listed size in bytes.
 	Size int64
 	// Open returns the object's content as lines the audit reader
@@ -238,8 +249,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Source, error) {
 	q := u.Query()
 	switch u.Scheme {
 	case "s3":
-		s.b, err = blob.OpenBucket(ctx, (&url.URL{Scheme: "s3", Host: s.bucket, RawQuery: q.Encode()}).String())
-		_ = s3blob.Scheme
+		s.b, err = openS3(ctx, s.bucket, q)
 	case "azblob":
 		// A fresh opener reads the environment now: the Go CDK's default
 		// one keeps what it read first, for the life of the process.
@@ -255,6 +265,46 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Source, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// openS3 builds the client itself, to keep the SDK's log off stderr (it
+// warns on every multipart object whose checksum it cannot validate).
+// Query parameters as the Go CDK's: region, profile, endpoint,
+// use_path_style, anonymous.
+func openS3(ctx context.Context, bucket string, q url.Values) (*blob.Bucket, error) {
+	lo := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
+	var so []func(*s3.Options)
+	for k := range q {
+		v := q.Get(k)
+		switch k {
+		case "region":
+			lo = append(lo, config.WithRegion(v))
+		case "profile":
+			lo = append(lo, config.WithSharedConfigProfile(v))
+		case "endpoint":
+			so = append(so, func(o *s3.Options) { o.BaseEndpoint = aws.String(v) })
+		case "use_path_style", "s3ForcePathStyle":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%q: want true or false", k, v)
+			}
+			so = append(so, func(o *s3.Options) { o.UsePathStyle = b })
+		case "anonymous":
+			if v == "true" {
+				lo = append(lo, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+			}
+		default:
+			return nil, fmt.Errorf("unknown query parameter %q (s3:// takes region, profile, endpoint, use_path_style, anonymous)", k)
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no AWS region: set AWS_REGION (the bucket's region), or add ?region= to the URL")
+	}
+	return s3blob.OpenBucket(ctx, s3.NewFromConfig(cfg, so...), bucket, nil)
 }
 
 // openGCS builds the client itself: the Go CDK's URL opener prints a
@@ -362,7 +412,7 @@ func (s *Source) Objects(ctx context.Context, since, until time.Time) ([]Object,
 	objs := make([]Object, len(found))
 	for i, e := range found {
 		objs[i] = Object{
-			Name: s.base + e.key, Key: e.key, Time: e.start, Layout: e.layout, Size: e.size,
+			Name: s.base + e.key, Key: e.key, Time: e.start, Layout: e.layout, Size: e.size, Stream: streamOf(e.key, e.layout),
 			Open: func() (io.ReadCloser, error) { return f.open(i) },
 		}
 	}

@@ -175,3 +175,26 @@ func TestTruncatedGzipNamed(t *testing.T) {
 		t.Errorf("%d lines before the damage, want most of the 50", n)
 	}
 }
+
+// TestStreams: which objects form one time-ordered log.
+func TestStreams(t *testing.T) {
+	for _, c := range []struct{ key, want string }{
+		{"resourceId=/SUBSCRIPTIONS/X/MANAGEDCLUSTERS/C/y=2026/m=11/d=25/h=05/m=00/PT1H.json", "resourceId=/SUBSCRIPTIONS/X/MANAGEDCLUSTERS/C/"},
+		{"cloudaudit.googleapis.com/activity/2026/11/25/05:00:00_05:59:59_S1.json", "cloudaudit.googleapis.com/activity/S1"},
+		{"eks/2026/11/25/05/audit-stream-3-2026-11-25-05-10-00-0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f.gz", "eks/audit-stream"},
+		{"export/6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9/kube-apiserver-audit-1/000001.gz", "export/6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9/kube-apiserver-audit-1/"},
+		{"logs/2026/11/25/05/audit.log.gz", "logs/audit.log.gz"},
+		{"logs/audit.log.1.gz", ""},
+	} {
+		_, _, layout := keyTime(c.key)
+		if layout == "" && exportChunk.MatchString(c.key[strings.LastIndexByte(c.key, '/')+1:]) {
+			layout = LayoutCloudWatchExport
+		}
+		if layout == "" && strings.Contains(c.key, "/2026/") {
+			layout = LayoutDated
+		}
+		if got := streamOf(c.key, layout); got != c.want {
+			t.Errorf("%s: stream %q, want %q", c.key, got, c.want)
+		}
+	}
+}

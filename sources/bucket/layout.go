@@ -3,6 +3,7 @@ package bucket
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,49 @@ var (
 	// CloudWatch Logs export task: <prefix>/<task id>/<stream>/000000.gz.
 	exportChunk = regexp.MustCompile(`^\d{6}\.gz$`)
 )
+
+// streamOf names the log an object is a part of, for a reader that
+// merges logs by time and reads each one's objects in turn: the key
+// without its time (AKS: the cluster; Firehose: the delivery stream; an
+// export task: the task and log stream; GKE: the log and shard, whose
+// entries overlap shard by shard).
+func streamOf(key, layout string) string {
+	dir := key[:strings.LastIndexByte(key, '/')+1]
+	base := key[len(dir):]
+	switch layout {
+	case LayoutAKS:
+		return aksKey.ReplaceAllString(key, "/")
+	case LayoutGKE:
+		if m := gkeKey.FindStringSubmatchIndex(key); m != nil {
+			shard := base[strings.LastIndexByte(base, '_')+1:]
+			return key[:m[2]] + strings.TrimSuffix(shard, ".json")
+		}
+	case LayoutFirehose:
+		if m := firehoseName.FindStringSubmatchIndex(key); m != nil {
+			name := key[m[0]:m[2]] // "/<stream>-<version>-"
+			name = name[:strings.LastIndexByte(strings.TrimSuffix(name, "-"), '-')]
+			return datedPrefix(dir) + strings.TrimPrefix(name, "/")
+		}
+	case LayoutCloudWatchExport:
+		return dir
+	case LayoutDated:
+		return datedPrefix(dir) + base
+	}
+	return ""
+}
+
+// datedPrefix cuts a directory at its first date component.
+func datedPrefix(dir string) string {
+	var d dateCtx
+	off := 0
+	for seg := range strings.SplitSeq(strings.TrimSuffix(dir, "/"), "/") {
+		if _, ok := d.next(seg); ok {
+			return dir[:off]
+		}
+		off += len(seg) + 1
+	}
+	return dir
+}
 
 // firehoseBuffer is Firehose's longest buffering interval: an object holds
 // records that arrived within it of the time in its name.

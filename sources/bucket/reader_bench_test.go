@@ -50,6 +50,8 @@ func BenchmarkReader(b *testing.B) {
 	})
 	b.Run("s3-moto", func(b *testing.B) {
 		b.SetBytes(d.Total)
+		cpu0 := d.EmulatorCPU()
+		defer func() { b.ReportMetric((d.EmulatorCPU()-cpu0).Seconds()/float64(b.N), "moto-cpu-s/op") }()
 		for b.Loop() {
 			ctx := context.Background()
 			s, err := bucket.Open(ctx, d.URL, bucket.Options{})

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -69,7 +70,8 @@ func (o Options) withDefaults() Options {
 type Object struct {
 	// Name is cloudwatch://<log group>/<stream>, as messages name it.
 	Name string
-	// Stream is the log stream's name.
+	// Stream is the log stream's name: one per API server instance, so
+	// streams overlap in time.
 	Stream string
 	// Time is the stream's first event, zero when not known.
 	Time time.Time
@@ -185,7 +187,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Source, error) {
 			return nil, fmt.Errorf("%s: unknown query parameter %q (want region, profile, endpoint)", rawURL, k)
 		}
 	}
-	lo = append(lo, config.WithRetryer(func() aws.Retryer { return s.retryer() }))
+	lo = append(lo, config.WithRetryer(func() aws.Retryer { return s.retryer() }), config.WithLogger(logging.Nop{}))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: loading the AWS configuration: %w", s.where(""), err)
