@@ -417,6 +417,9 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 				aggVals[a] = get(ev, &s.arena)
 				continue
 			}
+			if ag.Shares >= 0 {
+				continue // its state is another aggregate's
+			}
 			if !*envSet {
 				s.env.Set(ev)
 				*envSet = true
@@ -466,7 +469,9 @@ func (s *Sink) addTo(i int, w *window, ev *audit.Event, t int64, aggVals []any) 
 	w.events++
 	g.see(t, ev.AuditID, s.fileIndex(ev.Source.File), ev.Source.Offset)
 	for a, ag := range c.Aggs {
-		g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID)
+		if ag.Shares < 0 {
+			g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID)
+		}
 	}
 }
 

@@ -180,7 +180,11 @@ func (e *Engine) groupEnv(i int, w *window, g *group) map[string]any {
 		env[key.Name] = g.labels[k]
 	}
 	for a, ag := range c.Aggs {
-		env[ag.Var] = g.aggs[a].result(ag)
+		st := &g.aggs[a]
+		if ag.Shares >= 0 {
+			st = &g.aggs[ag.Shares]
+		}
+		env[ag.Var] = st.result(ag)
 	}
 	return env
 }

@@ -83,10 +83,18 @@ type aggState struct {
 	lastVal  string
 	overflow bool
 	has      bool
-	at       evRef // event of first/last
-	val      any   // first/last value
-	num      float64
-	n        int64
+	// fl is the event and value of first/last, allocated only for those
+	// kinds: most aggregates are sets or sums, and a group holds one
+	// aggState per aggregate, so it stays small.
+	fl  *firstLast
+	num float64
+	n   int64
+}
+
+// firstLast is the state of first(x) and last(x).
+type firstLast struct {
+	at  evRef // the event whose value is kept
+	val any
 }
 
 // group is the state of one group of one window.
@@ -181,6 +189,10 @@ func (a *aggState) merge(o *aggState, kind rules.AggKind) {
 	}
 	if !a.has {
 		*a = *o
+		if o.fl != nil {
+			fl := *o.fl
+			a.fl = &fl
+		}
 		return
 	}
 	switch kind {
@@ -193,12 +205,12 @@ func (a *aggState) merge(o *aggState, kind rules.AggKind) {
 		}
 		a.overflow = a.overflow || o.overflow
 	case rules.AggFirst:
-		if o.at.less(&a.at) {
-			a.at, a.val = o.at, o.val
+		if o.fl.at.less(&a.fl.at) {
+			*a.fl = *o.fl
 		}
 	case rules.AggLast:
-		if a.at.less(&o.at) {
-			a.at, a.val = o.at, o.val
+		if a.fl.at.less(&o.fl.at) {
+			*a.fl = *o.fl
 		}
 	case rules.AggMin:
 		a.num = min(a.num, o.num)
@@ -300,13 +312,16 @@ func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string) 
 		a.has = true
 	case rules.AggFirst, rules.AggLast:
 		if a.has {
-			earlier := lessView(t, id, &a.at)
-			if kind == rules.AggFirst && !earlier || kind == rules.AggLast && (earlier || t == a.at.t && id == a.at.id.view()) {
+			earlier := lessView(t, id, &a.fl.at)
+			if kind == rules.AggFirst && !earlier || kind == rules.AggLast && (earlier || t == a.fl.at.t && id == a.fl.at.id.view()) {
 				return
 			}
 		}
-		a.at = evRef{t: t, id: makeID(id)}
-		a.val = keepValue(v)
+		if a.fl == nil {
+			a.fl = &firstLast{}
+		}
+		a.fl.at = evRef{t: t, id: makeID(id)}
+		a.fl.val = keepValue(v)
 		a.has = true
 	default:
 		f, ok := toFloat(v)
@@ -348,13 +363,13 @@ func (a *aggState) result(ag rules.Agg) any {
 		}
 		zero := rules.AggZero(ag)
 		if _, isFloat := zero.(float64); isFloat {
-			f, _ := toFloat(a.val)
+			f, _ := toFloat(a.fl.val)
 			return f
 		}
-		if reflect.TypeOf(zero) == reflect.TypeOf(a.val) {
-			return a.val
+		if reflect.TypeOf(zero) == reflect.TypeOf(a.fl.val) {
+			return a.fl.val
 		}
-		return fmt.Sprint(a.val)
+		return fmt.Sprint(a.fl.val)
 	case rules.AggAvg:
 		if a.n == 0 {
 			return 0.0

@@ -91,7 +91,11 @@ type Agg struct {
 	Arg      *vm.Program
 	ArgField string
 	ArgType  reflect.Type
-	src      string
+	// Shares, when not -1, is the index of an earlier aggregate over the
+	// same argument whose state this one reads: distinct(x) is the size of
+	// values(x)'s set, so the two keep one set between them.
+	Shares int
+	src    string
 }
 
 // Peer is one peers.* statistic; the group view names it Var.
@@ -501,6 +505,16 @@ func (cp *compiler) aggCall(what, src string, pos exprPos, base int, n *ast.Call
 	if i, seen := cp.aggIndex[k]; seen {
 		return groupCall{key: nodeKey(n), varNm: cp.c.Aggs[i].Var}, true
 	}
+	shares := -1
+	if kind == AggDistinct || kind == AggValues {
+		other := AggValues
+		if kind == AggValues {
+			other = AggDistinct
+		}
+		if i, seen := cp.aggIndex[other.String()+"("+argTrim+")"]; seen && cp.c.Aggs[i].Shares < 0 {
+			shares = i
+		}
+	}
 	p := cp.eventExpr(what+": "+kind.String()+"()", arg, pos, base+argOff, false)
 	if p == nil {
 		return groupCall{}, false
@@ -510,7 +524,7 @@ func (cp *compiler) aggCall(what, src string, pos exprPos, base int, n *ast.Call
 		cp.errorAt(pos, base+argOff, "%s: %s() needs a number, got %s", what, kind, typeName(t))
 		return groupCall{}, false
 	}
-	a := Agg{Kind: kind, Var: fmt.Sprintf("__agg%d", len(cp.c.Aggs)), Arg: p, ArgType: t, src: argTrim}
+	a := Agg{Kind: kind, Var: fmt.Sprintf("__agg%d", len(cp.c.Aggs)), Arg: p, ArgType: t, Shares: shares, src: argTrim}
 	// The getter gives a string: right for distinct and values of any
 	// field, and for every aggregate of a string field; first, last and
 	// the numeric ones must see a number or a bool as one.
