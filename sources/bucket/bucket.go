@@ -52,6 +52,10 @@ type Options struct {
 	// buffers up to 900s). Objects are pruned only when their window
 	// widened by Slack misses the range (default 15m).
 	Slack time.Duration
+	// Memory is how many bytes of downloads ahead of the reader are held
+	// in memory when there is no CacheDir, before they go to a staging
+	// file (default 256 MiB; negative: always a file).
+	Memory int64
 	// MaxRecord bounds one envelope record (a CloudWatch Logs batch in a
 	// Firehose object) held in memory (default 64 MiB).
 	MaxRecord int
@@ -72,6 +76,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRecord <= 0 {
 		o.MaxRecord = 64 << 20
+	}
+	if o.Memory == 0 {
+		o.Memory = 256 << 20
 	}
 	return o
 }
@@ -180,6 +187,7 @@ type Source struct {
 	b      *blob.Bucket
 	opts   Options
 	c      counters
+	mem    atomic.Int64 // bytes of downloads held in memory
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -208,6 +208,12 @@ func TestProviders(t *testing.T) {
 				}
 			}
 			opts := Options{CacheDir: t.TempDir(), Backoff: 10 * time.Millisecond}
+			if bk.name == "eks-firehose-moto" {
+				// Staged on disk only, without a cache.
+				if r := readAll(t, u, Options{Memory: -1}, time.Time{}, time.Time{}); !slices.Equal(idsOf(t, r.data), all) {
+					t.Fatal("downloads staged on disk delivered other events")
+				}
+			}
 
 			mark := 0
 			if emu != nil {
@@ -296,7 +302,9 @@ func testCutDownloads(t *testing.T, bk backend, urlFor func(string) string, emu 
 	p := newFaultProxy(t, emu.addr, bk.isObject)
 	u := urlFor(p.addr)
 	p.setCuts(3)
-	r := readAll(t, u, Options{Backoff: time.Millisecond}, time.Time{}, time.Time{})
+	// A memory budget smaller than the objects: downloads spill to files
+	// part way, and resume across both.
+	r := readAll(t, u, Options{Backoff: time.Millisecond, Memory: 300 << 10}, time.Time{}, time.Time{})
 	if !slices.Equal(idsOf(t, r.data), all) {
 		t.Fatal("downloads cut and resumed delivered other events")
 	}

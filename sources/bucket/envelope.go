@@ -96,32 +96,41 @@ func decompress(r io.Reader) (io.Reader, []string, multiCloser, error) {
 	return cur, layers, closers, nil
 }
 
-// unwrap opens a downloaded (or downloading) object as audit lines.
+// unwrap opens a downloaded (or downloading) object as audit lines, in
+// one pass: its head is decompressed aside to tell the envelope, then the
+// stream is returned as stored or unwrapped.
 func (s *Source) unwrap(e entry, j *job) (io.ReadCloser, error) {
 	name := s.base + e.key
 	raw, err := j.reader()
 	if err != nil {
 		return nil, err
 	}
-	out, layers, closers, err := decompress(raw)
-	closers = append(multiCloser{raw}, closers...)
-	if err != nil {
-		_ = closers.Close()
-		return nil, s.streamErr(name, layers, err)
+	rb := bufio.NewReaderSize(raw, sniffSize)
+	head, err := rb.Peek(sniffSize)
+	if len(head) == 0 && err != nil && !errors.Is(err, io.EOF) {
+		_ = raw.Close()
+		return nil, s.streamErr(name, nil, err)
 	}
-	br := bufio.NewReaderSize(out, sniffSize)
-	peek, err := br.Peek(sniffSize)
-	if len(peek) == 0 && err != nil && !errors.Is(err, io.EOF) {
+	var peek []byte
+	var layers []string
+	if out, l, closers, err := decompress(bytes.NewReader(head)); err == nil {
+		peek, _ = io.ReadAll(io.LimitReader(out, sniffSize)) // a cut head ends early: enough
+		layers = l
 		_ = closers.Close()
-		return nil, s.streamErr(name, layers, err)
 	}
 	hasBOM := bytes.HasPrefix(peek, bom)
 	kind := sniff(bytes.TrimPrefix(peek, bom))
 	if kind == kindLines && len(layers) <= 1 && !hasBOM {
 		// As stored: the reader decompresses it and reports its damage.
-		_ = closers.Close()
-		return j.reader()
+		return &passThrough{Reader: rb, Closer: raw}, nil
 	}
+	out, layers, closers, err := decompress(rb)
+	closers = append(multiCloser{raw}, closers...)
+	if err != nil {
+		_ = closers.Close()
+		return nil, s.streamErr(name, layers, err)
+	}
+	br := bufio.NewReaderSize(out, 256<<10)
 	if hasBOM {
 		_, _ = br.Discard(len(bom))
 	}
@@ -132,6 +141,11 @@ func (s *Source) unwrap(e entry, j *job) (io.ReadCloser, error) {
 		return &records{s: s, name: name, layers: layers, br: br, closer: closers}, nil
 	}
 	return &plain{s: s, name: name, layers: layers, r: br, closer: closers}, nil
+}
+
+type passThrough struct {
+	io.Reader
+	io.Closer
 }
 
 // streamErr names the object in a stream error; a stream that ends early

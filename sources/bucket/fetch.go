@@ -27,16 +27,23 @@ func newFetcher(s *Source, objs []entry) *fetcher {
 	return &fetcher{s: s, objs: objs, jobs: make([]*job, len(objs)), sem: make(chan struct{}, s.opts.Parallel)}
 }
 
-// job is one object's download: a file that grows until done.
+// job is one object's download, growing until done: without a cache, in
+// memory while the Source's budget lasts, then in a staging file; with
+// one, in a file renamed into the cache when complete.
 type job struct {
+	s       *Source
 	mu      sync.Mutex
 	cond    *sync.Cond
-	path    string // where the bytes are; renamed into the cache when done
-	final   string // cache path, "" when not caching
+	chunks  [][]byte // the first memLen bytes; read chunks are dropped
+	memLen  int64
+	file    *os.File // where bytes past memLen are written
+	path    string   // that file's path; renamed into the cache when done
+	final   string   // cache path, "" when not caching
 	written int64
 	done    bool
 	err     error
-	staged  bool // not cached: removed once read
+	staged  bool // not cached: dropped once read
+	dropped bool
 	cancel  context.CancelFunc
 }
 
@@ -54,9 +61,7 @@ func (f *fetcher) open(i int) (io.ReadCloser, error) {
 			return
 		}
 		j.cancel()
-		j.mu.Lock()
-		_ = os.Remove(j.path)
-		j.mu.Unlock()
+		j.drop()
 		f.mu.Lock()
 		if f.jobs[i] == j {
 			f.jobs[i] = nil // opened again, it is downloaded again
@@ -92,7 +97,7 @@ func cachePath(dir, base, key, version string) string {
 
 func (f *fetcher) start(k int) *job {
 	e := f.objs[k]
-	j := &job{}
+	j := &job{s: f.s}
 	j.cond = sync.NewCond(&j.mu)
 	if dir := f.s.opts.CacheDir; dir != "" {
 		final := cachePath(dir, f.s.base, e.key, e.version)
@@ -109,33 +114,65 @@ func (f *fetcher) start(k int) *job {
 		j.cancel = func() {}
 		return j
 	}
-	stage, err := f.s.stagingDir()
-	if err != nil {
-		return fail(err)
-	}
-	file, err := os.CreateTemp(stage, "download-*")
-	if err != nil {
-		return fail(err)
-	}
-	j.path = file.Name()
 	j.staged = j.final == ""
+	if !j.staged {
+		if err := j.spill(); err != nil {
+			return fail(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(f.s.ctx)
 	j.cancel = cancel
-	go f.download(ctx, e, j, file)
+	go f.download(ctx, e, j)
 	return j
 }
 
-func (f *fetcher) download(ctx context.Context, e entry, j *job, file *os.File) {
+// spill starts the file bytes go to from now on.
+func (j *job) spill() error {
+	stage, err := j.s.stagingDir()
+	if err != nil {
+		return err
+	}
+	file, err := os.CreateTemp(stage, "download-*")
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.file, j.path = file, file.Name()
+	j.mu.Unlock()
+	return nil
+}
+
+// drop frees what a job holds once it is read: its memory and its file.
+func (j *job) drop() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.dropped = true
+	for i, c := range j.chunks {
+		j.s.mem.Add(-int64(len(c)))
+		j.chunks[i] = nil
+	}
+	if j.staged && j.path != "" {
+		_ = os.Remove(j.path)
+	}
+}
+
+func (f *fetcher) download(ctx context.Context, e entry, j *job) {
+	closeFile := func() error {
+		if j.file == nil {
+			return nil
+		}
+		return j.file.Close()
+	}
 	select {
 	case f.sem <- struct{}{}:
 	case <-ctx.Done():
-		_ = file.Close()
+		_ = closeFile()
 		j.finish(ctx.Err())
 		return
 	}
-	err := f.fetch(ctx, e, j, file)
+	err := f.fetch(ctx, e, j)
 	<-f.sem
-	if cerr := file.Close(); err == nil && cerr != nil {
+	if cerr := closeFile(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
@@ -161,11 +198,11 @@ func (f *fetcher) download(ctx context.Context, e entry, j *job, file *os.File) 
 // size the server announced.
 var errShortDownload = errors.New("connection closed before the end of the object")
 
-// fetch copies the object into file, resuming where a lost connection
+// fetch copies the object into the job, resuming where a lost connection
 // stopped.
-func (f *fetcher) fetch(ctx context.Context, e entry, j *job, file *os.File) error {
+func (f *fetcher) fetch(ctx context.Context, e entry, j *job) error {
 	var off int64
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, chunkSize)
 	err := f.s.retry(ctx, func() error {
 		r, err := f.s.b.NewRangeReader(ctx, e.key, off, -1, nil)
 		if err != nil {
@@ -176,12 +213,15 @@ func (f *fetcher) fetch(ctx context.Context, e entry, j *job, file *os.File) err
 		for {
 			n, rerr := r.Read(buf)
 			if n > 0 {
-				if _, werr := file.Write(buf[:n]); werr != nil {
+				kept, werr := j.write(buf[:n])
+				if werr != nil {
 					return &permanent{werr}
+				}
+				if kept {
+					buf = make([]byte, chunkSize)
 				}
 				off += int64(n)
 				f.s.c.bytes.Add(int64(n))
-				j.advance(int64(n))
 			}
 			if errors.Is(rerr, io.EOF) {
 				break
@@ -216,11 +256,40 @@ type permanent struct{ err error }
 func (p *permanent) Error() string { return p.err.Error() }
 func (p *permanent) Unwrap() error { return p.err }
 
-func (j *job) advance(n int64) {
+// chunkSize is the unit of a download kept in memory.
+const chunkSize = 256 << 10
+
+// write appends p: in memory (keeping p, kept is set) while nothing went
+// to a file yet and the Source's budget allows, else to the file.
+func (j *job) write(p []byte) (kept bool, err error) {
+	if j.file == nil {
+		if j.s.mem.Add(int64(len(p))) <= j.s.opts.Memory {
+			j.mu.Lock()
+			if j.dropped {
+				j.mu.Unlock()
+				j.s.mem.Add(-int64(len(p)))
+				return false, context.Canceled
+			}
+			j.chunks = append(j.chunks, p)
+			j.memLen += int64(len(p))
+			j.written += int64(len(p))
+			j.cond.Broadcast()
+			j.mu.Unlock()
+			return true, nil
+		}
+		j.s.mem.Add(-int64(len(p)))
+		if err := j.spill(); err != nil {
+			return false, err
+		}
+	}
+	if _, err := j.file.Write(p); err != nil {
+		return false, err
+	}
 	j.mu.Lock()
-	j.written += n
+	j.written += int64(len(p))
 	j.cond.Broadcast()
 	j.mu.Unlock()
+	return false, nil
 }
 
 func (j *job) finish(err error) {
@@ -230,11 +299,13 @@ func (j *job) finish(err error) {
 	j.mu.Unlock()
 }
 
-// follow reads a job's file as it grows.
+// follow reads a job as it grows: its memory chunks, then its file.
 type follow struct {
 	j   *job
 	f   *os.File
 	pos int64
+	ci  int // the chunk pos is in, while pos < memLen
+	co  int // pos's offset in it
 }
 
 func (j *job) reader() (*follow, error) {
@@ -243,14 +314,7 @@ func (j *job) reader() (*follow, error) {
 	if j.done && j.err != nil && j.written == 0 {
 		return nil, j.err
 	}
-	f, err := os.Open(j.path)
-	if err != nil {
-		if j.err != nil {
-			return nil, j.err
-		}
-		return nil, err
-	}
-	return &follow{j: j, f: f}, nil
+	return &follow{j: j}, nil
 }
 
 func (r *follow) Read(p []byte) (int, error) {
@@ -263,18 +327,45 @@ func (r *follow) Read(p []byte) (int, error) {
 		j.cond.Wait()
 	}
 	avail := j.written - r.pos
-	err := j.err
-	j.mu.Unlock()
 	if avail <= 0 {
+		err := j.err
+		j.mu.Unlock()
 		if err != nil {
 			return 0, err
 		}
 		return 0, io.EOF
 	}
+	if r.pos < j.memLen {
+		c := j.chunks[r.ci]
+		n := copy(p, c[r.co:])
+		r.co += n
+		r.pos += int64(n)
+		if r.co == len(c) {
+			// Read once: the memory goes back to the budget.
+			if j.staged {
+				j.chunks[r.ci] = nil
+				j.s.mem.Add(-int64(len(c)))
+			}
+			r.ci++
+			r.co = 0
+		}
+		j.mu.Unlock()
+		return n, nil
+	}
+	path, memLen := j.path, j.memLen
+	if r.f == nil {
+		f, err := os.Open(path)
+		if err != nil {
+			j.mu.Unlock()
+			return 0, err
+		}
+		r.f = f
+	}
+	j.mu.Unlock()
 	if int64(len(p)) > avail {
 		p = p[:avail]
 	}
-	n, rerr := r.f.ReadAt(p, r.pos)
+	n, rerr := r.f.ReadAt(p, r.pos-memLen)
 	r.pos += int64(n)
 	if n > 0 && errors.Is(rerr, io.EOF) {
 		rerr = nil
@@ -282,4 +373,9 @@ func (r *follow) Read(p []byte) (int, error) {
 	return n, rerr
 }
 
-func (r *follow) Close() error { return r.f.Close() }
+func (r *follow) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	return r.f.Close()
+}
