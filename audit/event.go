@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,11 +49,6 @@ type UserInfo struct {
 // Extra returns the first value of user.extra[key], or "".
 func (u *UserInfo) Extra(key string) string {
 	return lookupString(u.extra, key, u.arena)
-}
-
-// VisitExtra calls fn for every user.extra key with its values joined by ",".
-func (u *UserInfo) VisitExtra(fn func(key, value string)) {
-	visitStrings(u.extra, u.arena, fn)
 }
 
 // ObjectRef is the event's objectRef; all fields are empty for
@@ -335,14 +329,6 @@ func daysFromCivil(y, m, d int) int {
 	doy := (153*mp+2)/5 + d - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return era*146097 + doe - 719468
-}
-
-// FormatCode renders a response code for display ("" for none).
-func FormatCode(code int) string {
-	if code == 0 {
-		return ""
-	}
-	return strconv.Itoa(code)
 }
 
 // Sink consumes events. The reader (sources.Read) creates one Sink per

@@ -16,7 +16,7 @@ import (
 // describe renders every field the scanner extracts.
 func describe(e *Event) string {
 	var extra, ann []string
-	e.User.VisitExtra(func(k, v string) { extra = append(extra, k+"="+v) })
+	visitStrings(e.User.extra, e.User.arena, func(k, v string) { extra = append(extra, k+"="+v) })
 	e.VisitAnnotations(func(k, v string) { ann = append(ann, k+"="+v) })
 	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|u=%s/%s/%q/%q|imp=%v:%s/%s/%q|ips=%q|ref=%+v|code=%d/%s/%s/%s|t=%s/%s|ann=%q",
 		e.APIVersion, e.AuditID, e.Stage, e.Level, e.Verb, e.RequestURI, e.UserAgent,

@@ -196,9 +196,6 @@ func (o *DetectOptions) selected() []*rules.Rule {
 
 // Run reads the input, runs the rules and prints the findings.
 func (o *DetectOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	// The reading path needs a few tens of MB; detect also holds the open
 	// windows' groups. Raise the process's soft heap limit (main sets one
 	// for the reading path) so the collector does not run back to back,

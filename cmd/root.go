@@ -23,7 +23,7 @@ const (
 	ExitSkipped = 3
 )
 
-// ExitError carries a specific exit code out of a command.
+// ExitCodeError carries a specific exit code out of a command.
 type ExitCodeError struct {
 	Code int
 	Err  error

@@ -182,9 +182,6 @@ func (o *TopOptions) Validate() error {
 
 // Run reads the input and prints the tables.
 func (o *TopOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	every := o.Every
 	if o.Plot != "" && every == 0 {
 		// The span is unknown before reading; pick a resolution after a

@@ -200,9 +200,6 @@ type WhyResult struct {
 
 // Run reads the logs, builds the timeline and prints it.
 func (o *WhyOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	var cs []*why.Collector
 	st, err := o.Read.Read(ctx, o.readOpts, o.ErrOut, func() audit.Sink {
 		c := why.NewCollector(o.hist)

@@ -165,7 +165,7 @@ type Rule struct {
 	Summary string
 	Advice  string
 
-	// Pos is where the rule starts; Source is the file's name as loaded
+	// Pos is where the rule starts; its File is the file's name as loaded
 	// ("builtin/talk.yaml" for shipped rules).
 	Pos Pos
 	// Override marks an entry that only sets enabled for a rule defined

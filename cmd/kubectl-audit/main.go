@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -25,7 +26,10 @@ func main() {
 	}
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	root := cmd.NewCmdAudit(streams)
-	if err := root.Execute(); err != nil {
+	// The commands' Run methods take this context; a signal still ends the
+	// process at once (a context would not reach a read blocked on a pipe
+	// or a terminal, so it would take a second Ctrl-C to stop top -f -).
+	if err := root.ExecuteContext(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(cmd.ExitCode(err))
 	}
