@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -35,10 +33,6 @@ const detectExample = `  # Run the shipped rules over a log
 
   # Only some rules; SARIF for code-scanning dashboards
   kubectl audit detect -f audit.log --rule failed-authentication --rule rbac-denied -o sarif`
-
-// detectMemoryLimit is the soft heap limit while detect runs: peak RSS
-// stays under 200 MB on the benchmark corpus (flat as input grows).
-const detectMemoryLimit = 150 << 20
 
 // DetectOptions holds `detect`'s flags.
 type DetectOptions struct {
@@ -196,13 +190,6 @@ func (o *DetectOptions) selected() []*rules.Rule {
 
 // Run reads the input, runs the rules and prints the findings.
 func (o *DetectOptions) Run(ctx context.Context) error {
-	// The reading path needs a few tens of MB; detect also holds the open
-	// windows' groups. Raise the process's soft heap limit (main sets one
-	// for the reading path) so the collector does not run back to back,
-	// unless the user chose one with GOMEMLIMIT.
-	if os.Getenv("GOMEMLIMIT") == "" && debug.SetMemoryLimit(-1) < detectMemoryLimit {
-		debug.SetMemoryLimit(detectMemoryLimit)
-	}
 	selected := o.selected()
 	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.TimeOrdered(o.readOpts.Inputs), ShowSecrets: o.ShowSecrets}
 	eng, err := detectors.New(selected, dopts)

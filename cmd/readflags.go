@@ -152,7 +152,9 @@ func ParseTimeBound(s string, now time.Time) (time.Time, error) {
 // any skipped line makes the command fail with ExitSkipped, after the
 // command's output has been printed by the caller.
 func (f *ReadFlags) Read(ctx context.Context, opts sources.ReadOptions, errOut io.Writer, newSink func() audit.Sink) (*sources.Stats, error) {
+	stop := governMemory()
 	st, err := sources.Read(ctx, opts, newSink)
+	stop()
 	f.cloud.Close()
 	if st != nil {
 		f.Report(st, errOut)
