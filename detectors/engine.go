@@ -83,6 +83,10 @@ type Engine struct {
 	// files are the input names evidence points into.
 	files   []string
 	fileIdx map[string]uint32
+	// carrySpan is the time span of the runs before (Restore), folded into
+	// whole-input rules' rates when carried is set.
+	carried   bool
+	carrySpan [2]int64
 }
 
 type ruleMerged struct {

@@ -229,12 +229,24 @@ func (e *Engine) identityLookup(ip string) string {
 // returns the findings sorted: severity (highest first), rule, window,
 // key. Call it once, after Read has returned.
 func (e *Engine) Finish() *Result {
+	res, _ := e.finish(false, 0)
+	return res
+}
+
+// finish is Finish, or Suspend when suspend is set: then only windows
+// that end by horizon are evaluated, whole-input groups are evaluated and
+// kept, and what is left open is returned as a snapshot.
+func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.spanMin, e.spanMax = 1<<63-1, -1<<63
 	for _, s := range e.sinks {
 		e.spanMin = min(e.spanMin, s.minT)
 		e.spanMax = max(e.spanMax, s.maxT)
+	}
+	if e.carried {
+		e.spanMin = min(e.spanMin, e.carrySpan[0])
+		e.spanMax = max(e.spanMax, e.carrySpan[1])
 	}
 	if e.spanMin > e.spanMax {
 		e.spanMin, e.spanMax = 0, 0
@@ -257,7 +269,11 @@ func (e *Engine) Finish() *Result {
 			e.merged[i].long += n
 		}
 	}
-	e.evaluateAll(e.takeReady(true))
+	if suspend {
+		e.evaluateAll(e.takeSuspended(horizon))
+	} else {
+		e.evaluateAll(e.takeReady(true))
+	}
 
 	res := &Result{RuleCount: len(e.rules), PeakGroups: e.peakGroups.Load()}
 	for _, s := range e.sinks {
@@ -303,7 +319,10 @@ func (e *Engine) Finish() *Result {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: when failed on %d groups", id, m.evalErrors))
 		}
 	}
-	return res
+	if !suspend {
+		return res, nil
+	}
+	return res, e.snapshot(horizon)
 }
 
 // render evaluates a fired group's values and texts.

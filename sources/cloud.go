@@ -44,7 +44,7 @@ func OpenCloud(ctx context.Context, urls, groups []string, since, until time.Tim
 			return nil, nil, err
 		}
 		for _, o := range objs {
-			in := Input{Name: o.Name, Open: o.Open}
+			in := Input{Name: o.Name, Open: o.Open, Origin: o}
 			if o.Stream != "" {
 				in.Stream = s.URL() + "#" + o.Stream
 			}
@@ -64,7 +64,7 @@ func OpenCloud(ctx context.Context, urls, groups []string, since, until time.Tim
 			return nil, nil, err
 		}
 		for _, o := range objs {
-			inputs = append(inputs, Input{Name: o.Name, Stream: o.Name, Open: o.Open})
+			inputs = append(inputs, Input{Name: o.Name, Stream: o.Name, Open: o.Open, Origin: o})
 		}
 	}
 	return c, inputs, nil

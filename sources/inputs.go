@@ -29,6 +29,24 @@ type Input struct {
 	Stream string
 	// Open opens the raw (possibly compressed) bytes.
 	Open func() (io.ReadCloser, error)
+
+	// Start is the offset in the decompressed stream where reading
+	// begins (a checkpoint of an earlier run): bytes before it are not
+	// read again. Offsets in stats, problems and evidence count from the
+	// input's beginning, not from Start.
+	Start int64
+	// Seeked says Open already returns the stream from Start (a plain
+	// file seeked, a node file fetched with a Range request); otherwise
+	// the reader decompresses and discards the first Start bytes.
+	Seeked bool
+	// Growing marks an input still being written (a live audit.log): a
+	// last line without its newline is left for the next read, not
+	// delivered, and InputStats.End stops before it.
+	Growing bool
+	// Origin is the source package's description of the input
+	// (nodes.File, bucket.Object, cloudwatch.Object), nil for local files
+	// and stdin; checkpoints read it.
+	Origin any
 }
 
 // StdinName is the name of standard input in messages.
@@ -264,6 +282,17 @@ func OpenDecompressed(path string) (io.ReadCloser, error) {
 	rc, _, err := openDecompressed(Input{Name: path, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
 	return rc, err
 }
+
+// OpenInput opens an input and decompresses it as its content says,
+// returning the compression found (CompressionNone, CompressionGzip,
+// CompressionZstd). Start and Seeked are not applied.
+func OpenInput(in Input) (io.ReadCloser, string, error) {
+	return openDecompressed(in)
+}
+
+// StreamOf names the stream (rotated set, or Input.Stream) an input
+// belongs to, as Streams groups them.
+func StreamOf(in Input) string { return streamOf(in) }
 
 // streamOf is the stream an input belongs to.
 func streamOf(in Input) string {

@@ -33,6 +33,11 @@ type ReadOptions struct {
 	// MaxProblems is how many skipped lines are kept with their position.
 	// 0 means 10.
 	MaxProblems int
+	// OpenRequests are long-running requests an earlier run counted at
+	// their ResponseStarted and whose later stages are still to come
+	// (Stats.OpenRequests of that run): auditID → requestReceivedTimestamp
+	// in Unix ns. Their later stages are not counted again.
+	OpenRequests map[string]int64
 }
 
 // DefaultMaxLineSize fits events with RequestResponse bodies, which reach
@@ -79,6 +84,13 @@ type InputStats struct {
 	// Stderr counts its stderr records (the apiserver's own log), left out.
 	Container string `json:"container,omitempty"`
 	Stderr    int64  `json:"stderrRecords,omitempty"`
+	// Start is Input.Start; End is the offset in the decompressed stream
+	// just after the last whole line delivered (where a later read of the
+	// same input resumes); Last is the latest requestReceivedTimestamp of
+	// its events (zero when none).
+	Start int64     `json:"start,omitempty"`
+	End   int64     `json:"end"`
+	Last  time.Time `json:"last,omitzero"`
 }
 
 // Stats tells what the reading path did with its input.
@@ -107,6 +119,10 @@ type Stats struct {
 	Skipped  map[string]int64 `json:"skipped,omitempty"`
 	Problems []Problem        `json:"problems,omitempty"`
 	Elapsed  time.Duration    `json:"-"`
+	// OpenRequests are the long-running requests counted at their
+	// ResponseStarted whose later stages had not come by the end (see
+	// ReadOptions.OpenRequests).
+	OpenRequests map[string]int64 `json:"-"`
 }
 
 // SkippedTotal is the number of lines and inputs skipped.
@@ -315,6 +331,7 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 	}
 	for i, in := range opts.Inputs {
 		r.inputs[i].Name = in.Name
+		r.inputs[i].Start, r.inputs[i].End = in.Start, in.Start
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -373,6 +390,9 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 			st.Inputs[i].Events += w.perInput[i].Events
 			st.Inputs[i].Skipped += w.perInput[i].Skipped
 			st.Inputs[i].Lines += w.perInput[i].Lines
+			if l := w.perInput[i].Last; l.After(st.Inputs[i].Last) {
+				st.Inputs[i].Last = l
+			}
 		}
 		problems = append(problems, w.problems...)
 	}
@@ -388,6 +408,8 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 		problems = problems[:opts.MaxProblems]
 	}
 	st.Problems = problems
+	st.Warnings = append(st.Warnings, r.warnings...)
+	st.OpenRequests = seq.open
 	st.Elapsed = time.Since(start)
 	if readErr != nil {
 		return st, readErr
@@ -459,10 +481,12 @@ type reader struct {
 	merging bool
 	// lastT is each input's latest chunk time, for chunks without one.
 	lastT []int64
-	// mu guards problems and skipped, which stream goroutines share.
+	// mu guards problems, skipped and warnings, which stream goroutines
+	// share.
 	mu       sync.Mutex
 	problems []Problem
 	skipped  map[string]int64
+	warnings []string
 }
 
 // mergeSpan bounds the log time one chunk covers when streams are merged,
@@ -561,6 +585,19 @@ func (r *reader) readInput(ctx context.Context, i int, send func(*chunk)) error 
 		r.problem(Problem{File: in.Name, Reason: audit.SkipUnreadable, Detail: err.Error()})
 		return nil
 	}
+	if in.Start > 0 && !in.Seeked {
+		// Resuming a compressed stream: what came before is decompressed
+		// again and dropped.
+		n, err := io.CopyN(io.Discard, rc, in.Start)
+		if err != nil {
+			_ = rc.Close()
+			r.inputs[i].End = n
+			r.mu.Lock()
+			r.warnings = append(r.warnings, fmt.Sprintf("%s: ends at byte %d, before byte %d where the last run stopped; nothing read from it", in.Name, n, in.Start))
+			r.mu.Unlock()
+			return nil
+		}
+	}
 	rc, cri := containerLog(rc, r.opts.MaxLineSize)
 	if cri != nil {
 		r.inputs[i].Container = "CRI"
@@ -620,8 +657,9 @@ func (r *reader) putBuf(b *[]byte) {
 // ever being held whole.
 func (r *reader) readStream(ctx context.Context, input int, src io.Reader, send func(*chunk)) error {
 	st := &r.inputs[input]
-	var offset int64   // stream offset of buf[0]
-	var line int64 = 1 // line number of buf[0]
+	growing := r.opts.Inputs[input].Growing
+	offset := st.Start // stream offset of buf[0]
+	var line int64 = 1 // line number of buf[0] (counted from Start)
 	first := true
 	tok := r.getBuf()
 	discarding := false // inside a too-long line, dropping bytes up to its newline
@@ -679,12 +717,15 @@ func (r *reader) readStream(ctx context.Context, input int, src io.Reader, send 
 		}
 		cut := 0
 		damaged := eof && !errors.Is(err, io.EOF)
-		if eof && !damaged {
+		if eof && !damaged && !growing {
 			cut = len(buf)
 		} else if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
 			// On damage the partial line after the last newline is dropped:
 			// it is part of the damage, not a malformed event.
 			cut = i + 1
+		}
+		if cut > 0 {
+			st.End = offset + int64(cut)
 		}
 		if cut > 0 && r.merging {
 			// Whole lines, cut by log time into pooled buffers; the
@@ -843,7 +884,8 @@ func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr err
 			return nil
 		}
 	}
-	send(&chunk{input: input, line: 1, data: doc, doc: true})
+	st.End = st.Start + int64(len(doc))
+	send(&chunk{input: input, offset: st.Start, line: 1, data: doc, doc: true})
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		return readErr
 	}
@@ -909,6 +951,9 @@ func (w *worker) process(c *chunk) []lrRecord {
 		off += int64(len(l)) + 1
 		lineNo := line
 		line++
+		if c.offset > 0 && w.opts.Inputs[c.input].Start > 0 {
+			lineNo = 0 // counted from a checkpoint: the byte offset says where
+		}
 		if len(l) > 0 && l[len(l)-1] == '\r' {
 			l = l[:len(l)-1]
 		}
@@ -947,7 +992,11 @@ func (w *worker) skip(input int, p Problem) {
 // route decides what happens to a decoded event.
 func (w *worker) route(e *audit.Event) {
 	w.events++
-	w.perInput[w.cur.input].Events++
+	pi := &w.perInput[w.cur.input]
+	pi.Events++
+	if e.Received.After(pi.Last) {
+		pi.Last = e.Received
+	}
 	if f := e.TimeFrom(); f != audit.TimeFields[0] {
 		if w.timeFrom == nil {
 			w.timeFrom = map[string]int64{}
@@ -1025,12 +1074,17 @@ const MaxRequestLife = 6 * time.Hour
 const recentCompleted = 1 << 16
 
 func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *sequencer {
-	return &sequencer{
+	s := &sequencer{
 		worker:  *newWorker(sink, opts, stageSet, len(opts.Inputs)),
 		waiting: map[int64][]lrRecord{},
-		open:    map[string]int64{},
+		open:    make(map[string]int64, len(opts.OpenRequests)),
 		recent:  map[string]struct{}{},
 	}
+	for id, t := range opts.OpenRequests {
+		s.open[id] = t
+		s.hi = max(s.hi, t)
+	}
+	return s
 }
 
 func (s *sequencer) run(batches <-chan lrBatch) {

@@ -231,5 +231,12 @@ func (d *nodeDiscovery) file(c candidate) (File, bool, error) {
 			}
 			return s, nil
 		},
+		OpenAt: func(off int64) (io.ReadCloser, error) {
+			s := &stream{ctx: ctx, c: client, node: node, path: rel, off: off}
+			if err := s.open(); err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
 	}, true, nil
 }

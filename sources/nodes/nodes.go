@@ -98,6 +98,11 @@ type File struct {
 	// request. It holds no copy on disk or in memory. The context given
 	// to Discover bounds the download too.
 	Open func() (io.ReadCloser, error)
+	// OpenAt is Open from byte off of the file as stored (a Range
+	// request), for resuming a read where an earlier run stopped. A file
+	// renamed or compressed since discovery is not looked for: that is an
+	// error.
+	OpenAt func(off int64) (io.ReadCloser, error)
 }
 
 // Report is what discovery found, node by node.
