@@ -86,6 +86,11 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock for ages; nil means time.Now.
 	Now func() time.Time
+	// Resources, when set, are the only resources the linker lists
+	// ("nodes", "pods", "mutatingwebhookconfigurations.admissionregistration.k8s.io"):
+	// links that need another are "not linked" without a request, so a
+	// client with a narrow role makes no call it would be refused.
+	Resources []string
 }
 
 // DefaultTimeout bounds one list when --request-timeout is not set.
@@ -107,6 +112,8 @@ type Linker struct {
 	// down is set after a lookup failed in a way every later lookup would
 	// (unreachable, timeout, unauthorized): no more calls are made.
 	down string
+	// denied are the API server's messages of lookups refused by RBAC.
+	denied []string
 }
 
 type listResult struct {
@@ -202,6 +209,9 @@ func (l *Linker) list(ctx context.Context, key string, fn func(ctx context.Conte
 	if err := l.init(); err != nil {
 		return nil, err
 	}
+	if !l.mayList(key) {
+		return nil, reasonError(NotListed)
+	}
 	l.mu.Lock()
 	if l.down != "" {
 		l.mu.Unlock()
@@ -222,6 +232,11 @@ func (l *Linker) list(ctx context.Context, key string, fn func(ctx context.Conte
 		defer cancel()
 		r.items, r.err = fn(cctx)
 		if r.err != nil {
+			if apierrors.IsForbidden(r.err) {
+				l.mu.Lock()
+				l.denied = append(l.denied, r.err.Error())
+				l.mu.Unlock()
+			}
 			reason := Reason(r.err)
 			r.err = reasonError(reason)
 			if clusterWide(reason) {
@@ -232,6 +247,47 @@ func (l *Linker) list(ctx context.Context, key string, fn func(ctx context.Conte
 		}
 	})
 	return r.items, r.err
+}
+
+// NotListed is the reason of a link whose resource is not in
+// Options.Resources.
+const NotListed = "not looked up: the resource is not among those this run may list"
+
+// mayList reports whether the list a cache key names is allowed by
+// Options.Resources. Keys are the resource ("nodes") or
+// "objects:RESOURCE.GROUP"; "index:..." keys list through others.
+func (l *Linker) mayList(key string) bool {
+	if l.opts.Resources == nil || strings.HasPrefix(key, "index:") {
+		return true
+	}
+	res := strings.TrimPrefix(key, "objects:")
+	res = strings.TrimSuffix(res, ".") // a core resource: "serviceaccounts."
+	if !strings.Contains(res, ".") {
+		if k := kindOf(schema.GroupVersionResource{Resource: res}); k == "" {
+			// A group's resource named by its plural alone
+			// ("mutatingwebhookconfigurations"): find its group.
+			for _, r := range kinds {
+				if r.Resource == res && r.Group != "" {
+					res += "." + r.Group
+					break
+				}
+			}
+		}
+	}
+	for _, r := range l.opts.Resources {
+		if r == res {
+			return true
+		}
+	}
+	return false
+}
+
+// Denied returns the API server's messages for the lookups RBAC refused
+// (each list once), in the order they were made.
+func (l *Linker) Denied() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.denied...)
 }
 
 // reasonError is an error already turned into its reason.

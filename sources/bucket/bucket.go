@@ -105,6 +105,9 @@ type Object struct {
 	Stream string
 	// Size is the listed size in bytes.
 	Size int64
+	// Version identifies the object's content: the ETag (S3, Azure), the
+	// generation (GCS), else size, modification time and MD5.
+	Version string
 	// Open returns the object's content as lines the audit reader
 	// understands: envelopes it does not (Firehose records, export-task
 	// lines) are unwrapped; anything else is returned as stored, possibly
@@ -420,7 +423,7 @@ func (s *Source) Objects(ctx context.Context, since, until time.Time) ([]Object,
 	objs := make([]Object, len(found))
 	for i, e := range found {
 		objs[i] = Object{
-			Name: s.base + e.key, Key: e.key, Time: e.start, Layout: e.layout, Size: e.size, Stream: streamOf(e.key, e.layout),
+			Name: s.base + e.key, Key: e.key, Time: e.start, Layout: e.layout, Size: e.size, Version: e.version, Stream: streamOf(e.key, e.layout),
 			Open: func() (io.ReadCloser, error) { return f.open(i) },
 		}
 	}
