@@ -153,7 +153,9 @@ func ParseTimeBound(s string, now time.Time) (time.Time, error) {
 // command's output has been printed by the caller.
 func (f *ReadFlags) Read(ctx context.Context, opts sources.ReadOptions, errOut io.Writer, newSink func() audit.Sink) (*sources.Stats, error) {
 	stop := governMemory()
+	bar := startProgress(errOut, f.Quiet, &opts)
 	st, err := sources.Read(ctx, opts, newSink)
+	bar.stop()
 	stop()
 	f.cloud.Close()
 	if st != nil {

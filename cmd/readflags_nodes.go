@@ -100,7 +100,7 @@ func (n *NodeFlags) Inputs(ctx context.Context, since, until time.Time) ([]sourc
 	n.files = files
 	inputs := make([]sources.Input, len(files))
 	for i, f := range files {
-		inputs[i] = sources.Input{Name: f.Name, Open: f.Open, Origin: f}
+		inputs[i] = sources.Input{Name: f.Name, Open: f.Open, Origin: f, Size: f.Size}
 	}
 	return inputs, nil
 }

@@ -44,7 +44,7 @@ func OpenCloud(ctx context.Context, urls, groups []string, since, until time.Tim
 			return nil, nil, err
 		}
 		for _, o := range objs {
-			in := Input{Name: o.Name, Open: o.Open, Origin: o}
+			in := Input{Name: o.Name, Open: o.Open, Origin: o, Size: o.Size}
 			if o.Stream != "" {
 				in.Stream = s.URL() + "#" + o.Stream
 			}

@@ -29,6 +29,9 @@ type Input struct {
 	Stream string
 	// Open opens the raw (possibly compressed) bytes.
 	Open func() (io.ReadCloser, error)
+	// Size is the raw size in bytes when known (a file's, a listed
+	// object's), 0 otherwise; progress bars use it.
+	Size int64
 
 	// Start is the offset in the decompressed stream where reading
 	// begins (a checkpoint of an earlier run): bytes before it are not
@@ -90,7 +93,11 @@ func ResolveInputs(args []string, stdin io.Reader) ([]Input, error) {
 		}})
 	}
 	for _, p := range paths {
-		inputs = append(inputs, Input{Name: p, Open: func() (io.ReadCloser, error) { return os.Open(p) }})
+		in := Input{Name: p, Open: func() (io.ReadCloser, error) { return os.Open(p) }}
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			in.Size = fi.Size()
+		}
+		inputs = append(inputs, in)
 	}
 	if len(inputs) == 0 {
 		return nil, errors.New("no input: give audit log files with -f (or -f - for stdin)")

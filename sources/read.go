@@ -30,6 +30,9 @@ type ReadOptions struct {
 	MaxLineSize int
 	// ChunkSize is the unit of work handed to a worker. 0 means 2 MiB.
 	ChunkSize int
+	// Progress, when set, is updated as the read goes (for a progress
+	// bar).
+	Progress *Progress
 	// MaxProblems is how many skipped lines are kept with their position.
 	// 0 means 10.
 	MaxProblems int
@@ -579,6 +582,17 @@ func (r *reader) readInput(ctx context.Context, i int, send func(*chunk)) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if p := r.opts.Progress; p != nil {
+		defer p.InputsDone.Add(1)
+		open := in.Open
+		in.Open = func() (io.ReadCloser, error) {
+			rc, err := open()
+			if err != nil {
+				return nil, err
+			}
+			return countingReader{rc, &p.Bytes}, nil
+		}
+	}
 	rc, comp, err := openDecompressed(in)
 	r.inputs[i].Compression = comp
 	if err != nil {
@@ -920,6 +934,9 @@ func newWorker(sink audit.Sink, opts ReadOptions, stageSet map[string]bool, inpu
 func (w *worker) process(c *chunk) []lrRecord {
 	w.cur = c
 	w.recs = nil
+	if p := w.opts.Progress; p != nil {
+		defer func(before int64) { p.Events.Add(w.events - before) }(w.events)
+	}
 	name := w.opts.Inputs[c.input].Name
 	if c.doc {
 		// A document's lines are its physical lines, as a user counts them.
