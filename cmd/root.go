@@ -76,6 +76,7 @@ wrong (detect).`,
 	root.AddCommand(NewCmdDetect(streams, configFlags))
 	root.AddCommand(NewCmdRules(streams))
 	root.AddCommand(NewCmdWhy(streams, configFlags))
+	root.AddCommand(NewCmdPolicy(streams, configFlags))
 	registerCompletions(root, configFlags)
 	return root
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that imports between this module's packages run one way:
 #
-#   cmd → top, why, cluster, report, detectors/ruletest → detectors → rules, sources → audit
+#   cmd → top, why, policy, cluster, report, detectors/ruletest → detectors → rules, sources → audit
 #
 # Each package below may import only the module packages its line allows
 # (tests included: a test must not reach above its package either, except
@@ -24,6 +24,7 @@ declare -A allow=(
 	[cluster/apiserverlog]="audit"
 	[detectors]="rules audit"
 	[top]="audit"
+	[policy]="audit rules rules/builtin sources"
 	[why]="audit"
 	[cluster]="cluster/apiserverlog detectors why rules audit"
 	[report]="detectors rules audit report/"

@@ -62,6 +62,12 @@ type Options struct {
 	Verbosity int
 	// Log receives progress messages (builds, starts). Nil discards them.
 	Log io.Writer
+	// AuditPolicy is the audit policy the apiserver runs with; empty means
+	// AuditPolicy.
+	AuditPolicy string
+	// NoControllerManager starts etcd and the apiserver only, so that the
+	// only clients are the test's own (and the apiserver's).
+	NoControllerManager bool
 }
 
 // ControlPlane is a running etcd + kube-apiserver + kube-controller-manager.
@@ -79,7 +85,7 @@ type ControlPlane struct {
 	KubeconfigPath string
 	// AuditLogPath is the JSON audit log the apiserver writes.
 	AuditLogPath string
-	// AuditPolicyPath is the audit policy (AuditPolicy) on disk.
+	// AuditPolicyPath is the audit policy (Options.AuditPolicy) on disk.
 	AuditPolicyPath string
 	// APIServerLogPath, ControllerManagerLogPath and EtcdLogPath are the
 	// processes' own stderr.
@@ -178,12 +184,18 @@ func New(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 		return nil, err
 	}
 	fmt.Fprintf(o.Log, "starting kube-apiserver on %s (audit log %s)\n", cp.URL, cp.AuditLogPath)
-	if err := cp.startAPIServer(ctx, apiPort, o.Verbosity); err != nil {
+	policy := o.AuditPolicy
+	if policy == "" {
+		policy = AuditPolicy
+	}
+	if err := cp.startAPIServer(ctx, apiPort, o.Verbosity, policy); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.Log, "starting kube-controller-manager\n")
-	if err := cp.startControllerManager(ctx, kcmPort); err != nil {
-		return nil, err
+	if !o.NoControllerManager {
+		fmt.Fprintf(o.Log, "starting kube-controller-manager\n")
+		if err := cp.startControllerManager(ctx, kcmPort); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprintf(o.Log, "control plane ready in %s\n", time.Since(cp.started).Round(10*time.Millisecond))
 	return cp, nil
@@ -210,8 +222,8 @@ func (cp *ControlPlane) startEtcd(ctx context.Context, peerPort int) error {
 	return cp.waitHTTP(ctx, cp.etcd, http.DefaultClient, cp.EtcdURL+"/health", 30*time.Second)
 }
 
-func (cp *ControlPlane) startAPIServer(ctx context.Context, port, verbosity int) error {
-	if err := os.WriteFile(cp.AuditPolicyPath, []byte(AuditPolicy), 0o600); err != nil {
+func (cp *ControlPlane) startAPIServer(ctx context.Context, port, verbosity int, policy string) error {
+	if err := os.WriteFile(cp.AuditPolicyPath, []byte(policy), 0o600); err != nil {
 		return err
 	}
 	tokenFile := filepath.Join(cp.Dir, "tokens.csv")
