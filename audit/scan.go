@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -66,10 +67,12 @@ func (s *scanner) rawString() ([]byte, bool, bool) {
 	// One pass for the closing quote and escapes: audit strings are short,
 	// so a plain loop beats two vectorized searches and their call costs.
 	for {
-		// Eight bytes at a time while none is a quote or a backslash.
+		// Eight bytes at a time while none is a quote or a backslash; the
+		// lowest flagged byte of a word is the first special one (a
+		// borrow can only flag bytes above it).
 		for j+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[j:])
-			if special(x) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			j += 8
@@ -105,9 +108,13 @@ const (
 
 // special reports whether any byte of x is a quote or a backslash: a byte
 // of x^quotes or x^backslashes is zero.
-func special(x uint64) bool {
+func special(x uint64) bool { return specialMask(x) != 0 }
+
+// specialMask has the high bit of each byte of x that may be a quote or a
+// backslash; the lowest one set is exact.
+func specialMask(x uint64) uint64 {
 	q, b := x^quotes, x^backslashes
-	return ((q-lsb)&^q|(b-lsb)&^b)&msb != 0
+	return ((q-lsb)&^q | (b-lsb)&^b) & msb
 }
 
 // str scans a string and returns its value.

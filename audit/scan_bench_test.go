@@ -1,0 +1,36 @@
+package audit
+
+import (
+	"bytes"
+	"os"
+	"testing"
+)
+
+// BenchmarkScan scans the lines of $AUDIT_BENCH_FILE (a generated log;
+// see cmd/audit-corpus), or of testdata/events.jsonl, one event at a time
+// on one core.
+func BenchmarkScan(b *testing.B) {
+	path := os.Getenv("AUDIT_BENCH_FILE")
+	if path == "" {
+		path = "testdata/events.jsonl"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(data) > 64<<20 {
+		data = data[:bytes.LastIndexByte(data[:64<<20], '\n')+1]
+	}
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	var e Event
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for _, l := range lines {
+			if !e.Scan(l) {
+				b.Fatalf("not an event: %.80s", l)
+			}
+		}
+	}
+}
