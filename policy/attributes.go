@@ -22,7 +22,11 @@ import (
 func Attributes(e *audit.Event) authorizer.AttributesRecord {
 	a := authorizer.AttributesRecord{Verb: e.Verb, Path: pathOf(e.RequestURI)}
 	if e.User.Username != "" || len(e.User.Groups) > 0 {
-		a.User = &user.DefaultInfo{Name: e.User.Username, UID: e.User.UID, Groups: e.User.Groups}
+		u := &user.DefaultInfo{Name: e.User.Username, UID: e.User.UID}
+		if len(e.User.Groups) > 0 {
+			u.Groups = e.User.Groups
+		}
+		a.User = u
 	}
 	r := e.ObjectRef
 	if r.Resource == "" {

@@ -273,6 +273,9 @@ func (l *linter) groups() {
 				if !res.Serves(gr.Group, main) {
 					if others := res.GroupsOf(main); len(others) > 0 {
 						wrong = append(wrong, main)
+						for i := range others {
+							others[i] = groupName(others[i])
+						}
 						where = append(where, fmt.Sprintf("%s is served by %s", main, strings.Join(others, ", ")))
 					} else {
 						unknown = append(unknown, name)
