@@ -48,6 +48,8 @@ type DetectOptions struct {
 	ShowSecrets bool
 	// APIServerLogs are kube-apiserver's own logs, to explain 401s.
 	APIServerLogs []string
+	// Sched makes it a scheduled run (--state, --notify, --report).
+	Sched ScheduleFlags
 
 	configFlags *genericclioptions.ConfigFlags
 	linker      *cluster.Linker
@@ -120,6 +122,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error,
 		"kube-apiserver's own log (repeatable, gzip ok): each 401 is joined to its \"Unable to authenticate the request\" line, so findings say why (expired certificate, unknown authority, invalid token)")
 	c.Flags().BoolVar(&o.NoLink, "no-link", o.NoLink, "do not look up the live objects behind findings (by default detect does when the kubeconfig's cluster is reachable)")
 	c.Flags().BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "let findings (keys, values, summaries) print what rules read from bodies of secrets, tokens and token reviews (redacted by default)")
+	o.Sched.AddFlags(c.Flags())
 	return c
 }
 
@@ -155,6 +158,9 @@ func (o *DetectOptions) Complete() error {
 	if !o.NoLink && o.configFlags != nil {
 		o.linker = cluster.New(o.configFlags, cluster.Options{})
 	}
+	if err := o.completeSchedule(); err != nil {
+		return err
+	}
 	o.readOpts, err = o.Read.ToOptions(o.In, o.now())
 	return err
 }
@@ -172,7 +178,7 @@ func (o *DetectOptions) Validate() error {
 			return fmt.Errorf("--rule: no rule %q (see kubectl audit rules list)", id)
 		}
 	}
-	return nil
+	return o.validateSchedule()
 }
 
 // selected returns the rules to run.
@@ -190,6 +196,9 @@ func (o *DetectOptions) selected() []*rules.Rule {
 
 // Run reads the input, runs the rules and prints the findings.
 func (o *DetectOptions) Run(ctx context.Context) error {
+	if o.Sched.State != "" {
+		return o.runScheduled(ctx)
+	}
 	selected := o.selected()
 	dopts := detectors.Options{MaxGroups: o.MaxGroups, Streaming: sources.TimeOrdered(o.readOpts.Inputs), ShowSecrets: o.ShowSecrets}
 	eng, err := detectors.New(selected, dopts)
