@@ -54,9 +54,7 @@ func targets(r *rules.Rule, res *Resources) []target {
 		}
 		if resources == nil {
 			for _, g := range groups {
-				for _, rr := range res.mainResources(g) {
-					resources = append(resources, rr)
-				}
+				resources = append(resources, res.mainResources(g)...)
 			}
 		}
 		for _, rr := range resources {
@@ -115,13 +113,12 @@ type blindSpot struct {
 // blindNote is one finding about blind detectors before detectors that
 // share it are merged.
 type blindNote struct {
-	ids      []string
-	sev      rules.Severity
-	rule     int
-	pos      Pos
-	text     string // after "<ids> is|are "
-	fix      string
-	partlyOf bool
+	ids  []string
+	sev  rules.Severity
+	rule int
+	pos  Pos
+	text string // after "<ids> is|are "
+	fix  string
 }
 
 // detectors reports the shipped rules the policy leaves blind: each

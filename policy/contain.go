@@ -253,8 +253,8 @@ func matchesResource(r *auditinternal.PolicyRule, group, combined string, verbs 
 	return false
 }
 
-// reached reports whether some request rule j matches gets to it: no
-// earlier rule covers it. It returns the index of the covering rule, or -1.
+// coveredBefore returns the index of a rule before j that covers r (so
+// that no request r matches reaches rule j), or -1.
 func coveredBefore(rules []auditinternal.PolicyRule, j int, r *auditinternal.PolicyRule) int {
 	for i := 0; i < j; i++ {
 		if covers(&rules[i], r) {

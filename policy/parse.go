@@ -45,7 +45,7 @@ type Error struct {
 	Msg string
 }
 
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+func (e *Error) Error() string { return e.String() + ": " + e.Msg }
 
 // ErrorList is every problem found in one file, in file order.
 type ErrorList []*Error
@@ -409,11 +409,9 @@ func (f *File) keyPos(path string) Pos {
 		return f.nodePos(f.doc)
 	}
 	last := segs[len(segs)-1]
-	parent := path
+	parent := ""
 	if i := strings.LastIndexByte(path, '.'); i >= 0 {
 		parent = path[:i]
-	} else {
-		parent = ""
 	}
 	_, pv := f.walk(parent)
 	if parent == "" {
