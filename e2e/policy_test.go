@@ -79,6 +79,25 @@ func TestPolicyBuiltinResources(t *testing.T) {
 		t.Errorf("%s differs from the apiserver's discovery (go test -run TestPolicyBuiltinResources -args -update-resources):\n%s",
 			builtinResourcesFile, lineDiff(string(got), want))
 	}
+
+	// With the cluster reachable, lint checks names against its discovery:
+	// a group it does not serve is a finding, not a note.
+	out, errOut, code := plugin(t, "policy", "lint", "../cmd/testdata/policy/groups.yaml", "--kubeconfig", cp.KubeconfigPath, "--fail-on", "high")
+	if code != 2 {
+		t.Fatalf("policy lint with a cluster: exit %d, want 2\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{
+		`medium  unknown-group  rule 2: the cluster serves no group "example.com", so this entry matches nothing`,
+		`high  wrong-group  rule 2 lists deployments, ingresses under group "" (core)`,
+		"(the cluster's discovery (" + cp.URL + "))",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("policy lint with a cluster lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(errOut, "no cluster") {
+		t.Errorf("policy lint did not use the cluster:\n%s", errOut)
+	}
 }
 
 // startPolicyControlPlane starts etcd and a kube-apiserver (no controller
