@@ -106,12 +106,9 @@ const (
 	backslashes = '\\' * lsb
 )
 
-// special reports whether any byte of x is a quote or a backslash: a byte
-// of x^quotes or x^backslashes is zero.
-func special(x uint64) bool { return specialMask(x) != 0 }
-
 // specialMask has the high bit of each byte of x that may be a quote or a
-// backslash; the lowest one set is exact.
+// backslash (a byte of x^quotes or x^backslashes is zero); the lowest one
+// set is exact.
 func specialMask(x uint64) uint64 {
 	q, b := x^quotes, x^backslashes
 	return ((q-lsb)&^q | (b-lsb)&^b) & msb
