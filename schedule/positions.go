@@ -147,8 +147,17 @@ func planInputs(st *State, inputs []sources.Input, now time.Time) (*plan, error)
 	for _, pr := range probes {
 		p.planFile(st, pr)
 	}
+	// An inode that holds other content now (truncated and rewritten)
+	// forgets what it held.
+	inUse := map[[2]uint64]bool{}
+	for _, pr := range probes {
+		if pr.node == nil && pr.ino != 0 {
+			inUse[[2]uint64{pr.dev, pr.ino}] = true
+		}
+	}
 	for i, e := range st.Files {
-		if !claimed[i] && now.Sub(e.Seen) < Retention {
+		reused := e.Node == "" && inUse[[2]uint64{e.Dev, e.Ino}]
+		if !claimed[i] && !reused && now.Sub(e.Seen) < Retention {
 			p.kept = append(p.kept, e)
 		}
 	}

@@ -55,7 +55,7 @@ func ParseStore(spec string, kube func() (kubernetes.Interface, error)) (Store, 
 	case StoreConfigMap:
 		ns, name, ok := strings.Cut(target, "/")
 		if !ok || ns == "" || name == "" {
-			return nil, fmt.Errorf("--state configmap:NAMESPACE/NAME: got %q", spec)
+			return nil, fmt.Errorf("--state %q: want configmap:NAMESPACE/NAME", spec)
 		}
 		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 			return nil, fmt.Errorf("--state %s: %s", spec, strings.Join(errs, "; "))
