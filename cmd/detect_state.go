@@ -63,15 +63,6 @@ func (s *ScheduleFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&s.NotifyAttempts, "notify-attempts", 5, "tries of a report to a webhook or Slack on a transient error (5xx, 429, no answer), with backoff")
 }
 
-// scheduleLinkResources are the resources a scheduled run's linker lists:
-// what the events sink puts Events on. A run with a narrow role (the
-// CronJob's) asks for nothing else, so it is never refused, and a refusal
-// means the role lacks one of these.
-var scheduleLinkResources = []string{"nodes", "pods", "serviceaccounts", "mutatingwebhookconfigurations.admissionregistration.k8s.io"}
-
-// ScheduleLinkResources are those resources, for the installer's role.
-func ScheduleLinkResources() []string { return append([]string(nil), scheduleLinkResources...) }
-
 func (o *DetectOptions) kubeClient() (kubernetes.Interface, error) {
 	s := &o.Sched
 	s.kubeOnce.Do(func() {
@@ -103,7 +94,7 @@ func (o *DetectOptions) completeSchedule() error {
 		return err
 	}
 	if !o.NoLink && o.configFlags != nil {
-		o.linker = cluster.New(o.configFlags, cluster.Options{Resources: scheduleLinkResources})
+		o.linker = cluster.New(o.configFlags, cluster.Options{Resources: schedule.LinkResources()})
 	}
 	var secret []byte
 	switch {
@@ -256,7 +247,7 @@ func (o *DetectOptions) runScheduled(ctx context.Context) error {
 	if o.linker != nil && linkable {
 		if denied := o.linker.Denied(); len(denied) > 0 {
 			errs = append(errs, fmt.Errorf("linking findings to live objects was refused: %s; grant list on %s (kubectl audit install cronjob's ClusterRole does), or run with --no-link",
-				strings.Join(denied, "; "), strings.Join(scheduleLinkResources, ", ")))
+				strings.Join(denied, "; "), strings.Join(schedule.LinkResources(), ", ")))
 		}
 	}
 	if len(errs) > 0 {

@@ -76,6 +76,8 @@ wrong (detect).`,
 	root.AddCommand(NewCmdDetect(streams, configFlags))
 	root.AddCommand(NewCmdRules(streams))
 	root.AddCommand(NewCmdWhy(streams, configFlags))
+	root.AddCommand(NewCmdInstall(streams, configFlags))
+	root.AddCommand(NewCmdUninstall(streams, configFlags))
 	root.AddCommand(NewCmdPolicy(streams, configFlags))
 	registerCompletions(root, configFlags)
 	return root

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that imports between this module's packages run one way:
 #
-#   cmd → schedule → notify → top, why, policy, cluster, report, detectors/ruletest → detectors → rules, sources → audit
+#   cmd → install → schedule → notify → top, why, policy, cluster, report, detectors/ruletest → detectors → rules, sources → audit
 #
 # Each package below may import only the module packages its line allows
 # (tests included: a test must not reach above its package either, except
@@ -32,6 +32,7 @@ declare -A allow=(
 	[detectors/ruletest]="detectors sources rules audit"
 	[notify]="detectors cluster rules report/sarif audit"
 	[schedule]="detectors notify cluster rules sources sources/ audit"
+	[install]="schedule notify"
 	[cmd]="*"
 	[cmd/kubectl-audit]="cmd"
 	[cmd/audit-corpus]="corpus"

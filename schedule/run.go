@@ -16,6 +16,15 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/sources"
 )
 
+// LinkResources are the resources a scheduled run's linker lists: those of
+// the objects the events sink puts Events on (a Node or Pod behind an
+// address, a ServiceAccount, a MutatingWebhookConfiguration). A run with a
+// narrow role (the CronJob's) asks for nothing else, so that it is never
+// refused, and a refusal means the role lacks one of these.
+func LinkResources() []string {
+	return []string{"nodes", "pods", "serviceaccounts", "mutatingwebhookconfigurations.admissionregistration.k8s.io"}
+}
+
 // Config is one scheduled run.
 type Config struct {
 	Store  Store
