@@ -274,3 +274,51 @@ func TestRestoreDropsChangedRules(t *testing.T) {
 		})
 	}
 }
+
+// TestSequencerEventsNotLate: the reader delivers long-running requests
+// (a watch, at its ResponseStarted) through its sequencer, behind the
+// workers; a window the workers' events have passed must wait for them.
+// One chunk of five minutes of gets holds two watches at 0:10 and 0:12:
+// they count in their window, and nothing is late.
+func TestSequencerEventsNotLate(t *testing.T) {
+	const rule = `
+- id: watchers
+  title: watchers
+  severity: low
+  match: user == "w"
+  group_by: [user]
+  window: 1m
+  when: count >= 1
+  summary: "{{.user}} {{.count}}"
+`
+	rs, errs := rules.ParseAndCompile("r.yaml", []byte(rule))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	start := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	var log bytes.Buffer
+	for i := 0; i < 300; i++ {
+		ts := start.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano)
+		if i == 10 || i == 12 {
+			fmt.Fprintf(&log, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"watch-%d","stage":"ResponseStarted","verb":"watch","requestURI":"/api/v1/pods?watch=true","user":{"username":"w"},"objectRef":{"resource":"pods","apiVersion":"v1"},"responseStatus":{"code":200},"requestReceivedTimestamp":"%s","stageTimestamp":"%s"}`+"\n", i, ts, ts)
+		}
+		fmt.Fprintf(&log, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"get-%d","stage":"ResponseComplete","verb":"get","requestURI":"/api/v1/pods","user":{"username":"w"},"responseStatus":{"code":200},"requestReceivedTimestamp":"%s","stageTimestamp":"%s"}`+"\n", i, ts, ts)
+	}
+	for _, workers := range []int{1, 2} {
+		eng, err := detectors.New(rs, detectors.Options{Streaming: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := log.Bytes()
+		in := sources.Input{Name: "audit.log", Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+		// The default chunk (2 MiB) holds the whole log.
+		if _, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: []sources.Input{in}, Workers: workers}, eng.NewSink); err != nil {
+			t.Fatal(err)
+		}
+		res := eng.Finish()
+		// Five windows of a minute, one incident: 300 gets and 2 watches.
+		if len(res.Findings) != 1 || res.Findings[0].Count != 302 || len(res.Warnings) > 0 {
+			t.Errorf("workers %d: findings %+v, warnings %v; want the watch counted, nothing late", workers, res.Findings, res.Warnings)
+		}
+	}
+}

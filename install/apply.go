@@ -40,6 +40,29 @@ func describe(kind, ns, name string) string {
 // them, nothing is stored) and returns a line per object.
 func Apply(ctx context.Context, dyn dynamic.Interface, objs []runtime.Object, dryRun bool) ([]string, error) {
 	var done []string
+	if dryRun {
+		// The API server checks a namespaced object only in a namespace
+		// that exists.
+		checked := map[string]bool{}
+		for _, obj := range objs {
+			m, err := metaOf(obj)
+			if err != nil {
+				return nil, err
+			}
+			ns := m.GetNamespace()
+			if ns == "" || checked[ns] {
+				continue
+			}
+			checked[ns] = true
+			_, err = dyn.Resource(resourceOf["Namespace"]).Get(ctx, ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("namespace %s does not exist, and a server dry run cannot check objects in a namespace to be created: create it first (kubectl create namespace %s), or --apply without --dry-run", ns, ns)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading Namespace %s: %w", ns, err)
+			}
+		}
+	}
 	for _, obj := range objs {
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 		if err != nil {

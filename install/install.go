@@ -243,7 +243,11 @@ func (o Options) ClusterRules() []rbacv1.PolicyRule {
 // StateRules are the Role's rules: read and update the state ConfigMap,
 // that one only.
 func (o Options) StateRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{o.StateName()}, Verbs: []string{"get", "update"}}}
+	state := func(verb string) rbacv1.PolicyRule {
+		return rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{o.StateName()}, Verbs: []string{verb}}
+	}
+	// One rule per verb: each is needed (read at the start, updated after).
+	return []rbacv1.PolicyRule{state("get"), state("update")}
 }
 
 // Args are the container's arguments: detect, as the options say.

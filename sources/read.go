@@ -255,6 +255,20 @@ type lrRecord struct {
 type lrBatch struct {
 	seq  int64
 	recs []lrRecord
+	// hi is the latest stageTimestamp of the chunk's events (Unix ns).
+	hi int64
+}
+
+// ReadThrougher is a sink that learns how far in log time the input has
+// been read even when it gets no event: the sequencer delivers only the
+// long-running requests, in input order, behind the workers; a sink that
+// closes windows as time passes (detect's) must not close one before the
+// sequencer has delivered its events.
+type ReadThrougher interface {
+	// ReadThrough says every event the sink will get from now on comes
+	// from input read after log time t; the zero time, before anything is
+	// read, says the sink is behind the others until told more.
+	ReadThrough(t time.Time)
 }
 
 func stageRank(stage string) int {
@@ -341,6 +355,10 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 	defer cancel()
 
 	seqSink := newSink()
+	if t, ok := seqSink.(ReadThrougher); ok {
+		// Before any worker starts: the sequencer is behind them.
+		t.ReadThrough(time.Time{})
+	}
 	seq := newSequencer(seqSink, opts, stageSet)
 	batches := make(chan lrBatch, 4*workers)
 	seqDone := make(chan struct{})
@@ -362,7 +380,7 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 				if c.buf != nil {
 					r.putBuf(c.buf)
 				}
-				batches <- lrBatch{seq: c.seq, recs: recs}
+				batches <- lrBatch{seq: c.seq, recs: recs, hi: w.hi}
 			}
 		}()
 	}
@@ -922,6 +940,8 @@ type worker struct {
 	problems    []Problem
 	recs        []lrRecord
 	cur         *chunk
+	// hi is the latest stageTimestamp of the chunk being processed.
+	hi int64
 }
 
 func newWorker(sink audit.Sink, opts ReadOptions, stageSet map[string]bool, inputs int) *worker {
@@ -934,6 +954,7 @@ func newWorker(sink audit.Sink, opts ReadOptions, stageSet map[string]bool, inpu
 func (w *worker) process(c *chunk) []lrRecord {
 	w.cur = c
 	w.recs = nil
+	w.hi = 0
 	if p := w.opts.Progress; p != nil {
 		defer func(before int64) { p.Events.Add(w.events - before) }(w.events)
 	}
@@ -1014,6 +1035,9 @@ func (w *worker) route(e *audit.Event) {
 	if e.Received.After(pi.Last) {
 		pi.Last = e.Received
 	}
+	if !e.StageTime.IsZero() {
+		w.hi = max(w.hi, e.StageTime.UnixNano())
+	}
 	if f := e.TimeFrom(); f != audit.TimeFields[0] {
 		if w.timeFrom == nil {
 			w.timeFrom = map[string]int64{}
@@ -1067,7 +1091,7 @@ type sequencer struct {
 	// ev is the view records are re-read into.
 	ev      audit.Event
 	next    int64
-	waiting map[int64][]lrRecord
+	waiting map[int64]lrBatch
 	// open holds the requests counted at ResponseStarted whose
 	// ResponseComplete has not come yet: auditID -> received time.
 	open map[string]int64
@@ -1093,7 +1117,7 @@ const recentCompleted = 1 << 16
 func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *sequencer {
 	s := &sequencer{
 		worker:  *newWorker(sink, opts, stageSet, len(opts.Inputs)),
-		waiting: map[int64][]lrRecord{},
+		waiting: map[int64]lrBatch{},
 		open:    make(map[string]int64, len(opts.OpenRequests)),
 		recent:  map[string]struct{}{},
 	}
@@ -1105,17 +1129,23 @@ func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *
 }
 
 func (s *sequencer) run(batches <-chan lrBatch) {
+	through, _ := s.sink.(ReadThrougher)
+	var hi int64
 	for b := range batches {
-		s.waiting[b.seq] = b.recs
+		s.waiting[b.seq] = b
 		for {
-			recs, ok := s.waiting[s.next]
+			next, ok := s.waiting[s.next]
 			if !ok {
 				break
 			}
 			delete(s.waiting, s.next)
 			s.next++
-			for _, rec := range recs {
+			for _, rec := range next.recs {
 				s.resolve(rec)
+			}
+			if through != nil && next.hi > hi {
+				hi = next.hi
+				through.ReadThrough(time.Unix(0, hi))
 			}
 		}
 	}

@@ -50,6 +50,13 @@ func (j *Joiner) Wrap(newSink func() audit.Sink) func() audit.Sink {
 	}
 }
 
+// ReadThrough passes the reader's progress on (sources.ReadThrougher).
+func (s *joinSink) ReadThrough(t time.Time) {
+	if r, ok := s.inner.(interface{ ReadThrough(time.Time) }); ok {
+		r.ReadThrough(t)
+	}
+}
+
 func (s *joinSink) Event(e *audit.Event) {
 	if e.Code == 401 {
 		s.total++
