@@ -38,9 +38,10 @@ type plan struct {
 	items  []item // aligned with inputs
 	// kept are the state's files not read this run (nothing new, or not
 	// seen), carried over.
-	kept    []FileEntry
-	objects map[string]ObjectEntry
-	streams map[string]time.Time
+	kept       []FileEntry
+	objects    map[string]ObjectEntry
+	logStreams map[string]LogStreamEntry
+	streams    map[string]time.Time
 	// notes say what the plan decided that is worth a line on stderr.
 	notes []string
 	// unchanged counts inputs with nothing new.
@@ -62,7 +63,8 @@ type item struct {
 	entry  FileEntry // itemFile: the file's identity; Offset is set after reading
 	object string    // itemObject: the object's name
 	objEnt ObjectEntry
-	stream string // sources.StreamOf
+	logSt  *cloudwatch.Object // itemLogStream
+	stream string             // sources.StreamOf
 }
 
 func hashOf(b []byte) string {
@@ -113,7 +115,7 @@ type probe struct {
 // stopped; a file with nothing new, or an object already read, is left
 // out. Files of a rotated set come oldest first, as the caller gave them.
 func planInputs(st *State, inputs []sources.Input, now time.Time) (*plan, error) {
-	p := &plan{now: now, objects: map[string]ObjectEntry{}, streams: map[string]time.Time{}}
+	p := &plan{now: now, objects: map[string]ObjectEntry{}, logStreams: map[string]LogStreamEntry{}, streams: map[string]time.Time{}}
 	for k, v := range st.Streams {
 		if now.Sub(v) < Retention || v.After(now) {
 			p.streams[k] = v
@@ -132,7 +134,10 @@ func planInputs(st *State, inputs []sources.Input, now time.Time) (*plan, error)
 		case bucket.Object:
 			p.planObject(st, in, o)
 		case cloudwatch.Object:
-			p.add(in, item{kind: itemLogStream, stream: sources.StreamOf(in)})
+			if e, ok := st.LogStreams[o.Name]; ok && o.From != nil {
+				o.From(cloudwatch.Position{Millis: e.Millis, AtLast: e.AtLast})
+			}
+			p.add(in, item{kind: itemLogStream, logSt: &o, stream: sources.StreamOf(in)})
 		default:
 			p.add(in, item{kind: itemOther, stream: sources.StreamOf(in)})
 		}
@@ -164,6 +169,11 @@ func planInputs(st *State, inputs []sources.Input, now time.Time) (*plan, error)
 	for name, o := range st.Objects {
 		if _, ok := p.objects[name]; !ok && now.Sub(o.Seen) < Retention {
 			p.objects[name] = o
+		}
+	}
+	for name, e := range st.LogStreams {
+		if now.Sub(e.Seen) < Retention {
+			p.logStreams[name] = e
 		}
 	}
 	return p, nil
@@ -403,9 +413,17 @@ func (p *plan) planObject(st *State, in sources.Input, o bucket.Object) {
 	p.add(in, item{kind: itemObject, object: o.Name, objEnt: e, stream: sources.StreamOf(in)})
 }
 
+// positions are how far each input was read.
+type positions struct {
+	files      []FileEntry
+	objects    map[string]ObjectEntry
+	logStreams map[string]LogStreamEntry
+	streams    map[string]time.Time
+}
+
 // commit records how far each input was read.
-func (p *plan) commit(stats *sources.Stats) (files []FileEntry, objects map[string]ObjectEntry, streams map[string]time.Time) {
-	files = append(files, p.kept...)
+func (p *plan) commit(stats *sources.Stats) positions {
+	files := append([]FileEntry(nil), p.kept...)
 	for i, it := range p.items {
 		var in sources.InputStats
 		if stats != nil && i < len(stats.Inputs) {
@@ -428,9 +446,16 @@ func (p *plan) commit(stats *sources.Stats) (files []FileEntry, objects map[stri
 			e := it.objEnt
 			e.Offset = in.End
 			p.objects[it.object] = e
+		case itemLogStream:
+			if it.logSt.Position == nil {
+				continue
+			}
+			if pos, ok := it.logSt.Position(); ok {
+				p.logStreams[it.logSt.Name] = LogStreamEntry{Millis: pos.Millis, AtLast: pos.AtLast, Seen: p.now}
+			}
 		}
 	}
-	return files, p.objects, p.streams
+	return positions{files: files, objects: p.objects, logStreams: p.logStreams, streams: p.streams}
 }
 
 // through is the log time up to which every log has been read: the

@@ -59,8 +59,8 @@ func readPlanned(t *testing.T, st *State, inputs []sources.Input) ([]string, *St
 	if err != nil && len(p.inputs) > 0 {
 		t.Fatal(err)
 	}
-	files, objects, streams := p.commit(stats)
-	return c.got, &State{Version: StateVersion, Files: files, Objects: objects, Streams: streams}, p
+	pos := p.commit(stats)
+	return c.got, &State{Version: StateVersion, Files: pos.files, Objects: pos.objects, LogStreams: pos.logStreams, Streams: pos.streams}, p
 }
 
 func idRange(n, m int) []string {

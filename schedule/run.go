@@ -131,8 +131,8 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	files, objects, streams := p.commit(stats)
-	res, snap := cfg.Engine.Suspend(through(streams))
+	pos := p.commit(stats)
+	res, snap := cfg.Engine.Suspend(through(pos.streams))
 	out.Result = res
 
 	byID := map[string]*rules.Rule{}
@@ -152,8 +152,8 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		inc.Latest.Links = inc.Links
 	}
 
-	next := &State{Version: StateVersion, SavedAt: now, SavedBy: cfg.Host, Files: files, Objects: objects,
-		Streams: streams, OpenRequests: pruneOpen(stats.OpenRequests, through(streams)), Engine: snap, Incidents: incidents}
+	next := &State{Version: StateVersion, SavedAt: now, SavedBy: cfg.Host, Files: pos.files, Objects: pos.objects, LogStreams: pos.logStreams,
+		Streams: pos.streams, OpenRequests: pruneOpen(stats.OpenRequests, through(pos.streams)), Engine: snap, Incidents: incidents}
 	configured := map[string]notify.Sink{}
 	for _, s := range cfg.Sinks {
 		configured[s.ID()] = s

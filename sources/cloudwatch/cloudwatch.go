@@ -78,6 +78,20 @@ type Object struct {
 	// Open streams the stream's events of the range, one message (an
 	// audit event) per line, while later streams are fetched in parallel.
 	Open func() (io.ReadCloser, error)
+	// From, called before any Open, makes the stream read on from a
+	// position an earlier run reached (its Position): from that event
+	// timestamp, leaving out the events with it already read.
+	From func(Position)
+	// Position is where the events read so far end, for the next run's
+	// From; false before anything was read.
+	Position func() (Position, bool)
+}
+
+// Position is a place in a log stream: the timestamp (ms) of the last
+// event read, and how many events with that timestamp were read.
+type Position struct {
+	Millis int64
+	AtLast int
 }
 
 // Stats count one Source's work.
@@ -375,10 +389,25 @@ func (s *Source) Objects(ctx context.Context, since, until time.Time) ([]Object,
 	})
 	f := &fetcher{s: s, streams: streams, since: since, until: until, jobs: make([]*job, len(streams)),
 		sem: make(chan struct{}, s.opts.Parallel)}
+	f.from = make([]*Position, len(streams))
+	f.pos = make([]*Position, len(streams))
 	objs := make([]Object, len(streams))
 	for i, st := range streams {
 		objs[i] = Object{Name: s.where(st.name), Stream: st.name, Time: st.first,
-			Open: func() (io.ReadCloser, error) { return f.open(i) }}
+			Open: func() (io.ReadCloser, error) { return f.open(i) },
+			From: func(p Position) {
+				f.mu.Lock()
+				f.from[i] = &p
+				f.mu.Unlock()
+			},
+			Position: func() (Position, bool) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				if f.pos[i] == nil {
+					return Position{}, false
+				}
+				return *f.pos[i], true
+			}}
 	}
 	return objs, nil
 }
@@ -392,12 +421,23 @@ type fetcher struct {
 	mu           sync.Mutex
 	jobs         []*job
 	sem          chan struct{}
+	// from are where streams start (From); pos where the pages read end.
+	from, pos []*Position
 }
 
 type job struct {
-	pages  chan []byte
+	pages  chan page
 	err    error // set before pages is closed
 	cancel context.CancelFunc
+	// done records a page read: the stream's position after it.
+	done func(Position)
+}
+
+// page is a FilterLogEvents page as lines, and the stream's position at
+// its end.
+type page struct {
+	data []byte
+	pos  Position
 }
 
 func (f *fetcher) open(i int) (io.ReadCloser, error) {
@@ -410,12 +450,18 @@ func (f *fetcher) open(i int) (io.ReadCloser, error) {
 	j := f.jobs[i]
 	f.jobs[i] = nil // opened again, it is fetched again
 	f.mu.Unlock()
+	j.done = func(p Position) {
+		f.mu.Lock()
+		f.pos[i] = &p
+		f.mu.Unlock()
+	}
 	return &pageReader{j: j}, nil
 }
 
 func (f *fetcher) start(k int) *job {
 	ctx, cancel := context.WithCancel(f.s.ctx)
-	j := &job{pages: make(chan []byte, 2), cancel: cancel}
+	j := &job{pages: make(chan page, 2), cancel: cancel}
+	from := f.from[k]
 	go func() {
 		defer close(j.pages)
 		select {
@@ -425,18 +471,28 @@ func (f *fetcher) start(k int) *job {
 			return
 		}
 		defer func() { <-f.sem }()
-		j.err = f.fetch(ctx, f.streams[k].name, j)
+		j.err = f.fetch(ctx, f.streams[k].name, from, j)
 	}()
 	return j
 }
 
-func (f *fetcher) fetch(ctx context.Context, name string, j *job) error {
+func (f *fetcher) fetch(ctx context.Context, name string, from *Position, j *job) error {
 	in := &cloudwatchlogs.FilterLogEventsInput{
 		LogGroupName:   aws.String(f.s.group),
 		LogStreamNames: []string{name},
 	}
 	if !f.since.IsZero() {
 		in.StartTime = aws.Int64(f.since.Add(-f.s.opts.Slack).UnixMilli())
+	}
+	var pos Position
+	skip := 0
+	if from != nil {
+		// Read on: from the last timestamp read, without the events with
+		// it that were read.
+		if in.StartTime == nil || *in.StartTime < from.Millis {
+			in.StartTime = aws.Int64(from.Millis)
+		}
+		pos, skip = *from, from.AtLast
 	}
 	if !f.until.IsZero() {
 		in.EndTime = aws.Int64(f.until.Add(f.s.opts.Slack).UnixMilli())
@@ -450,19 +506,32 @@ func (f *fetcher) fetch(ctx context.Context, name string, j *job) error {
 		if err != nil {
 			return f.s.classify(err, "FilterLogEvents", name)
 		}
-		var page []byte
+		var data []byte
 		for _, ev := range out.Events {
+			ts := aws.ToInt64(ev.Timestamp)
+			if from != nil && ts <= from.Millis && skip > 0 {
+				if ts == from.Millis {
+					skip--
+				}
+				continue
+			}
+			switch {
+			case ts == pos.Millis:
+				pos.AtLast++
+			case ts > pos.Millis:
+				pos = Position{Millis: ts, AtLast: 1}
+			}
 			m := strings.TrimRight(aws.ToString(ev.Message), "\r\n")
 			if m == "" {
 				continue
 			}
-			page = append(append(page, m...), '\n')
+			data = append(append(data, m...), '\n')
 		}
 		f.s.events.Add(int64(len(out.Events)))
-		f.s.bytes.Add(int64(len(page)))
-		if len(page) > 0 {
+		f.s.bytes.Add(int64(len(data)))
+		if len(data) > 0 || pos != (Position{}) {
 			select {
-			case j.pages <- page:
+			case j.pages <- page{data: data, pos: pos}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -482,14 +551,15 @@ type pageReader struct {
 
 func (r *pageReader) Read(p []byte) (int, error) {
 	for len(r.cur) == 0 {
-		page, ok := <-r.j.pages
+		pg, ok := <-r.j.pages
 		if !ok {
 			if r.j.err != nil {
 				return 0, r.j.err
 			}
 			return 0, io.EOF
 		}
-		r.cur = page
+		r.cur = pg.data
+		r.j.done(pg.pos)
 	}
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
