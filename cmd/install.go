@@ -75,6 +75,7 @@ read-only; the pod then runs on a control-plane node, as root to read the log).`
 	f.StringVar(&o.Opts.Rules, "rules", "", "a ConfigMap in the namespace holding rule files (kubectl create configmap NAME --from-file=rules/), mounted and given to --rules")
 	f.BoolVar(&o.Opts.NoLink, "no-link", false, "do not link findings to live objects (and leave the list permissions out)")
 	f.StringVar(&o.Opts.WebhookSecret, "webhook-secret", "", "a Secret in the namespace whose key \"secret\" signs webhook bodies (HMAC-SHA256)")
+	f.StringVar(&o.Opts.StatePVC, "state-pvc", "", "keep the state in a file on this PersistentVolumeClaim (in the namespace) instead of a ConfigMap, for clusters whose open windows outgrow a ConfigMap's 1 MiB")
 	f.StringArrayVar(&o.annotations, "sa-annotation", nil, "KEY=VALUE on the ServiceAccount: a cloud identity for the bucket or log group (repeatable)")
 	f.BoolVar(&o.Apply, "apply", false, "apply the manifests (server-side apply) instead of printing them")
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "with --apply: none, or server (the API server checks them; nothing is stored)")

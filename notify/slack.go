@@ -37,12 +37,16 @@ func SlackMessage(r Report) map[string]any {
 	when := fmt.Sprintf("*When:* %s – %s · %d events", f.First.UTC().Format(time.RFC3339), f.Last.UTC().Format(time.RFC3339), f.Count)
 	lines = append(lines, when)
 	text := strings.Join(lines, "\n")
+	context := fmt.Sprintf("kubectl audit detect · %s · incident %s", f.Title, r.Incident)
+	if r.Key != r.Incident {
+		context += " · " + r.Key
+	}
 	return map[string]any{
 		"text": text,
 		"blocks": []any{
 			map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": text}},
 			map[string]any{"type": "context", "elements": []any{
-				map[string]any{"type": "mrkdwn", "text": fmt.Sprintf("kubectl audit detect · %s · incident %s · %s", f.Title, r.Incident, r.Key)},
+				map[string]any{"type": "mrkdwn", "text": context},
 			}},
 		},
 	}

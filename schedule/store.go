@@ -221,7 +221,7 @@ func (s *configMapStore) Save(ctx context.Context, st *State) error {
 		return err
 	}
 	if z.Len() > maxConfigMapState {
-		return fmt.Errorf("%s: the state is %d KiB gzip'd, more than a ConfigMap holds (%d KiB): keep it in a file on a volume (--state file:PATH), or lower --max-groups",
+		return fmt.Errorf("%s: the state is %d KiB gzip'd, more than a ConfigMap holds (%d KiB): keep it in a file on a volume (--state file:PATH; install cronjob --state-pvc), or lower --max-groups",
 			s.Name(), z.Len()>>10, maxConfigMapState>>10)
 	}
 	summary := st.Summary() + "\n"
