@@ -417,12 +417,12 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 		}
 		aggVals = s.aggBuf[:len(c.Aggs)]
 		for a, ag := range c.Aggs {
+			if ag.Shares >= 0 {
+				continue // its state is another aggregate's
+			}
 			if get := s.aggGet[i][a]; get != nil {
 				aggVals[a] = get(ev, &s.arena)
 				continue
-			}
-			if ag.Shares >= 0 {
-				continue // its state is another aggregate's
 			}
 			if !*envSet {
 				s.env.Set(ev)
