@@ -12,6 +12,7 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/policy"
 	"github.com/kubectl-audit/kubectl-audit/report/sarif"
 	"github.com/kubectl-audit/kubectl-audit/rules"
+	"github.com/kubectl-audit/kubectl-audit/sources"
 )
 
 type policyLintResult struct {
@@ -117,9 +118,9 @@ func printPolicySimulation(w io.Writer, format string, res *policy.Result, limit
 	t := res.Total
 	fmt.Fprintf(w, "%s over %d requests from %s to %s (%s)\n", res.Policy, t.Requests,
 		res.From.Format("2006-01-02T15:04:05Z"), res.To.Format("2006-01-02T15:04:05Z"), res.Span.Round(1e9))
-	fmt.Fprintf(w, "  log:    %d events, %s/s, %s/day\n", t.Log.Events, num(t.Log.EventsPerSecond), policy.HumanBytes(int64(t.Log.BytesPerDay)))
+	fmt.Fprintf(w, "  log:    %d events, %s/s, %s/day\n", t.Log.Events, num(t.Log.EventsPerSecond), sources.HumanBytes(int64(t.Log.BytesPerDay)))
 	fmt.Fprintf(w, "  policy: %d events, %s/s, %s/day%s  (%s bytes)\n", t.Policy.Events, num(t.Policy.EventsPerSecond),
-		policy.HumanBytes(int64(t.Policy.BytesPerDay)), estimated(t.Policy), change(t.Log.Bytes, t.Policy.Bytes))
+		sources.HumanBytes(int64(t.Policy.BytesPerDay)), estimated(t.Policy), change(t.Log.Bytes, t.Policy.Bytes))
 	table := func(title string, rows []policy.Row, n int) {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
@@ -130,8 +131,8 @@ func printPolicySimulation(w io.Writer, format string, res *policy.Result, limit
 		}
 		for _, r := range shown {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%s\t%s%s\t%s\n", r.Key, r.Requests,
-				r.Log.Events, num(r.Log.EventsPerSecond), policy.HumanBytes(int64(r.Log.BytesPerDay)),
-				r.Policy.Events, num(r.Policy.EventsPerSecond), tilde(r.Policy), policy.HumanBytes(int64(r.Policy.BytesPerDay)),
+				r.Log.Events, num(r.Log.EventsPerSecond), sources.HumanBytes(int64(r.Log.BytesPerDay)),
+				r.Policy.Events, num(r.Policy.EventsPerSecond), tilde(r.Policy), sources.HumanBytes(int64(r.Policy.BytesPerDay)),
 				change(r.Log.Bytes, r.Policy.Bytes))
 		}
 		if len(shown) < len(rows) {

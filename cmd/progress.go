@@ -76,12 +76,12 @@ func (b *progressBar) line(elapsed time.Duration) string {
 		if n < width {
 			bar += ">" + strings.Repeat(" ", width-n-1)
 		}
-		parts = append(parts, fmt.Sprintf("[%s] %3.0f%%", bar, 100*frac), humanSize(read)+" / "+humanSize(b.total))
+		parts = append(parts, fmt.Sprintf("[%s] %3.0f%%", bar, 100*frac), sources.HumanBytes(read)+" / "+sources.HumanBytes(b.total))
 	} else {
-		parts = append(parts, humanSize(read))
+		parts = append(parts, sources.HumanBytes(read))
 	}
 	parts = append(parts, fmt.Sprintf("%d/%d inputs", b.p.InputsDone.Load(), b.inputs),
-		humanSize(int64(rate))+"/s", fmt.Sprintf("%d events", b.p.Events.Load()))
+		sources.HumanBytes(int64(rate))+"/s", fmt.Sprintf("%d events", b.p.Events.Load()))
 	if b.known && b.total > 0 && rate > 0 && read < b.total {
 		eta := time.Duration(float64(b.total-read) / rate * float64(time.Second))
 		parts = append(parts, "ETA "+eta.Round(time.Second).String())

@@ -142,11 +142,11 @@ func (n *NodeFlags) Report(st *sources.Stats, errOut io.Writer, quiet bool) {
 		if len(nr.Pruned) > 0 {
 			pruned = fmt.Sprintf(" (%d rotated backup(s) outside --since/--until not fetched)", len(nr.Pruned))
 		}
-		fmt.Fprintf(errOut, "node/%s: %d file(s), %s, %d events%s\n", nr.Node, len(nr.Files), humanSize(bytes), events, pruned)
+		fmt.Fprintf(errOut, "node/%s: %d file(s), %s, %d events%s\n", nr.Node, len(nr.Files), sources.HumanBytes(bytes), events, pruned)
 		for _, f := range n.files {
 			if f.Node == nr.Node {
 				in := byName[f.Name]
-				fmt.Fprintf(errOut, "  %s: %s, %d events\n", f.Path, humanSize(in.Bytes), in.Events)
+				fmt.Fprintf(errOut, "  %s: %s, %d events\n", f.Path, sources.HumanBytes(in.Bytes), in.Events)
 			}
 		}
 	}
@@ -158,16 +158,4 @@ func (n *NodeFlags) SummarySuffix() string {
 		return fmt.Sprintf(", %d of %d nodes not read", f, len(n.report.Nodes))
 	}
 	return ""
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

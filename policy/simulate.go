@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/rules"
+	"github.com/kubectl-audit/kubectl-audit/sources"
 )
 
 // Simulation: every event of the log (every stage: read it with
@@ -792,26 +793,11 @@ func (s *Simulator) notes(derived [4]int64, res *Result) []string {
 	}
 	if res.Total.Policy.EstimatedBytes > 0 {
 		out = append(out, fmt.Sprintf("%s of the policy's %s are estimated (bodies at a level the log does not hold, from the log's events of the same resource, verb and stage that hold them; stages the log does not hold)",
-			HumanBytes(res.Total.Policy.EstimatedBytes), HumanBytes(res.Total.Policy.Bytes)))
+			sources.HumanBytes(res.Total.Policy.EstimatedBytes), sources.HumanBytes(res.Total.Policy.Bytes)))
 	}
 	if res.Unsampled > 0 {
 		out = append(out, fmt.Sprintf("%d bodies had no event of their verb and stage to estimate from: counted as empty", res.Unsampled))
 	}
 	out = append(out, "requests the log's own policy did not log are not in the log: the simulation cannot count them")
 	return out
-}
-
-// HumanBytes spells a size: 1.5 MiB.
-func HumanBytes(n int64) string {
-	switch {
-	case n >= 1<<40:
-		return fmt.Sprintf("%.2f TiB", float64(n)/(1<<40))
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

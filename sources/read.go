@@ -141,7 +141,7 @@ func (s *Stats) SkippedTotal() int64 {
 func (s *Stats) Summary() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "read %s (%s) from %s in %s: %s, %d used",
-		plural(s.Lines, "line"), humanBytes(s.Bytes), plural(int64(len(s.Inputs)), "input"), s.Elapsed.Round(time.Millisecond), plural(s.Events, "event"), s.Used)
+		plural(s.Lines, "line"), HumanBytes(s.Bytes), plural(int64(len(s.Inputs)), "input"), s.Elapsed.Round(time.Millisecond), plural(s.Events, "event"), s.Used)
 	if len(s.TimeFrom) > 0 {
 		var parts []string
 		for _, f := range audit.TimeFields[1:] {
@@ -192,8 +192,12 @@ func plural(n int64, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func humanBytes(n int64) string {
+// HumanBytes spells a size the way every message of the plugin does:
+// 1.5 MiB, 2.00 GiB.
+func HumanBytes(n int64) string {
 	switch {
+	case n >= 1<<40:
+		return fmt.Sprintf("%.2f TiB", float64(n)/(1<<40))
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
@@ -878,7 +882,7 @@ func fill(src io.Reader, b []byte) (int, error) {
 
 func (r *reader) tooLong(input int, offset, line int64) {
 	p := Problem{File: r.opts.Inputs[input].Name, Line: line, Offset: offset, Reason: audit.SkipTooLong,
-		Detail: fmt.Sprintf("longer than %s (raise --max-line-size)", humanBytes(int64(r.opts.MaxLineSize)))}
+		Detail: fmt.Sprintf("longer than %s (raise --max-line-size)", HumanBytes(int64(r.opts.MaxLineSize)))}
 	r.problem(p)
 	r.inputs[input].Skipped++
 }
@@ -912,7 +916,7 @@ func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr err
 		readErr = err
 		if int64(len(doc)) > maxDocumentSize {
 			r.problem(Problem{File: r.opts.Inputs[input].Name, Reason: audit.SkipTooLong,
-				Detail: fmt.Sprintf("JSON document larger than %s", humanBytes(maxDocumentSize))})
+				Detail: fmt.Sprintf("JSON document larger than %s", HumanBytes(maxDocumentSize))})
 			return nil
 		}
 	}
