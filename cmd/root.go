@@ -70,6 +70,12 @@ wrong (detect).`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	configFlags.AddFlags(root.PersistentFlags())
+	prof := &profileFlags{}
+	prof.addFlags(root.PersistentFlags())
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }
+	// A finalizer, not PersistentPostRunE, which a failing command (or
+	// detect's exit code 2) would skip.
+	finalizeOnce.Do(func() { cobra.OnFinalize(stopActiveProfile) })
 
 	root.AddCommand(NewCmdVersion(streams))
 	root.AddCommand(NewCmdTop(streams, configFlags))

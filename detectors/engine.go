@@ -56,8 +56,12 @@ const checkEvery = 4096
 type Engine struct {
 	rules []*rules.Rule
 	comp  []*rules.Compiled
-	opts  Options
-	idx   *index
+	// judgeNames are, per rule, the group view's names its when and
+	// peers read (nil: all), so that the groups that do not fire cost a
+	// small view.
+	judgeNames []map[string]bool
+	opts       Options
+	idx        *index
 	// noIndex is a test hook: every event is a candidate for every rule
 	// and every match is run, as if there were no prefilter.
 	noIndex bool
@@ -125,6 +129,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 		}
 		e.rules = append(e.rules, r)
 		e.comp = append(e.comp, c)
+		e.judgeNames = append(e.judgeNames, judgeNames(c))
 		pfs = append(pfs, c.Prefilter)
 		for _, n := range c.EventNames {
 			names[n] = true
@@ -224,6 +229,9 @@ type Sink struct {
 	aggBuf      []any
 	lastFile    string
 	lastFileIdx uint32
+	// strs shares the copies of the values aggregates keep: the same
+	// user agents, users and verbs are kept by thousands of groups.
+	strs interner
 	// exprErrs counts, per rule, expressions that failed on an event.
 	exprErrs []exprErrors
 }
@@ -463,18 +471,23 @@ func (s *Sink) addTo(i int, w *window, ev *audit.Event, t int64, aggVals []any) 
 			s.e.dropped(i)
 			return
 		}
+		// One copy of the key is the map's key and, cut at the NULs
+		// between the values, the group's labels.
+		key := string(s.keyBuf)
 		labels := make([]string, len(s.keyVals))
+		off := 0
 		for k, v := range s.keyVals {
-			labels[k] = strings.Clone(v)
+			labels[k] = key[off : off+len(v)]
+			off += len(v) + 1
 		}
 		g = newGroup(labels, len(c.Aggs))
-		w.groups[string(s.keyBuf)] = g
+		w.groups[key] = g
 	}
 	w.events++
 	g.see(t, ev.AuditID, s.fileIndex(ev.Source.File), ev.Source.Offset)
 	for a, ag := range c.Aggs {
 		if ag.Shares < 0 {
-			g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID)
+			g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID, &s.strs)
 		}
 	}
 }

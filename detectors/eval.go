@@ -10,6 +10,9 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/rules"
 )
@@ -111,8 +114,9 @@ func (e *Engine) evaluate(i int, w *window) {
 	}
 	sort.Strings(keys)
 	envs := make([]map[string]any, len(keys))
+	need := e.judgeNames[i]
 	for j, k := range keys {
-		envs[j] = e.groupEnv(i, w, w.groups[k])
+		envs[j] = e.groupEnv(i, w, w.groups[k], need)
 	}
 	for _, p := range c.Peers {
 		vals := make([]float64, 0, len(envs))
@@ -142,12 +146,53 @@ func (e *Engine) evaluate(i int, w *window) {
 				continue
 			}
 		}
-		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: w.groups[keys[j]], env: env})
+		g := w.groups[keys[j]]
+		if need != nil {
+			// The whole view, for the values and texts; the peers'
+			// statistics are only known here.
+			full := e.groupEnv(i, w, g, nil)
+			for _, p := range c.Peers {
+				full[p.Var] = env[p.Var]
+			}
+			full["__peers_count"] = env["__peers_count"]
+			env = full
+		}
+		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: g, env: env})
+	}
+}
+
+// judgeNames collects the names a rule's when and peers arguments read;
+// nil when they read the view as a whole ($env).
+func judgeNames(c *rules.Compiled) map[string]bool {
+	names := map[string]bool{}
+	var progs []*vm.Program
+	if c.When != nil {
+		progs = append(progs, c.When)
+	}
+	for _, p := range c.Peers {
+		progs = append(progs, p.Arg)
+	}
+	for _, p := range progs {
+		node := p.Node()
+		ast.Walk(&node, nameCollector(names))
+	}
+	if names["$env"] {
+		return nil
+	}
+	return names
+}
+
+type nameCollector map[string]bool
+
+func (n nameCollector) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok {
+		n[id.Value] = true
 	}
 }
 
 // groupEnv is the group view: count, rate, times, key names, aggregates.
-func (e *Engine) groupEnv(i int, w *window, g *group) map[string]any {
+// Only the names in need are set, unless need is nil.
+func (e *Engine) groupEnv(i int, w *window, g *group, need map[string]bool) map[string]any {
 	r := e.rules[i]
 	c := e.comp[i]
 	start, end := w.start, w.end
@@ -156,6 +201,59 @@ func (e *Engine) groupEnv(i int, w *window, g *group) map[string]any {
 	}
 	secs := float64(end-start) / 1e9
 	span := float64(g.last-g.first) / 1e9
+	if need != nil {
+		env := make(map[string]any, len(need)+1)
+		for n := range need {
+			switch n {
+			case "count":
+				env[n] = int(g.count)
+			case "rate":
+				env[n] = 0.0
+				if secs > 0 {
+					env[n] = float64(g.count) / secs
+				}
+			case "span":
+				env[n] = span
+			case "interval":
+				env[n] = 0.0
+				if g.count > 1 {
+					env[n] = span / float64(g.count-1)
+				}
+			case "windowStart":
+				env[n] = time.Unix(0, start).UTC()
+			case "windowEnd":
+				env[n] = time.Unix(0, end).UTC()
+			case "firstTime":
+				env[n] = time.Unix(0, g.first).UTC()
+			case "lastTime":
+				env[n] = time.Unix(0, g.last).UTC()
+			case "rule":
+				env[n] = r.ID
+			case "severity":
+				env[n] = r.Severity.String()
+			case "title":
+				env[n] = r.Title
+			case "identityAt":
+				env[n] = e.identityLookup
+			}
+		}
+		for k, key := range c.Keys {
+			if need[key.Name] {
+				env[key.Name] = g.labels[k]
+			}
+		}
+		for a, ag := range c.Aggs {
+			if !need[ag.Var] {
+				continue
+			}
+			st := &g.aggs[a]
+			if ag.Shares >= 0 {
+				st = &g.aggs[ag.Shares]
+			}
+			env[ag.Var] = st.result(ag)
+		}
+		return env
+	}
 	env := map[string]any{
 		"count":       int(g.count),
 		"rate":        0.0,

@@ -279,9 +279,38 @@ func (a *aggState) addValue(v string) {
 	}
 }
 
+// interner shares copies of strings. It holds at most maxInterned
+// strings of at most maxInternLen bytes; others are copied each time.
+type interner struct {
+	m map[string]string
+}
+
+const (
+	maxInterned  = 1 << 15
+	maxInternLen = 256
+)
+
+// clone returns a copy of s that outlives the event s points into.
+func (in *interner) clone(s string) string {
+	if len(s) > maxInternLen {
+		return strings.Clone(s)
+	}
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	c := strings.Clone(s)
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	if len(in.m) < maxInterned {
+		in.m[c] = c
+	}
+	return c
+}
+
 // addEventValue records one event's value of the aggregate's argument.
 // Strings are cloned: event strings do not outlive the event.
-func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string) {
+func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string, strs *interner) {
 	switch kind {
 	case rules.AggDistinct, rules.AggValues:
 		switch x := v.(type) {
@@ -293,12 +322,14 @@ func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string) 
 			if a.has_(x) {
 				return
 			}
-			a.lastVal = strings.Clone(x)
+			a.lastVal = strs.clone(x)
 			a.addValue(a.lastVal)
 			return
 		case []string:
 			for _, s := range x {
-				a.addValue(strings.Clone(s))
+				if !a.has_(s) {
+					a.addValue(strs.clone(s))
+				}
 			}
 		case []any:
 			for _, s := range x {
