@@ -59,7 +59,7 @@ func (p *profileFlags) start() error {
 			return fmt.Errorf("--profile-output: %w", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
+			_ = f.Close()
 			return fmt.Errorf("--profile cpu: %w", err)
 		}
 		p.file = f
@@ -101,7 +101,7 @@ func (p *profileFlags) stop() error {
 		return fmt.Errorf("--profile-output: %w", err)
 	}
 	if err := prof.WriteTo(f, 0); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	return f.Close()
