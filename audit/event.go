@@ -105,6 +105,14 @@ type Event struct {
 	// lazy parses raw on demand (Get); val caches that parse.
 	lazy *fastjson.Parser
 	val  *fastjson.Value
+	// bodies are the raw requestObject and responseObject (the first of
+	// each key), and bodyVals their parses: a path into a body parses the
+	// body alone, not the event around it (a pod's spec, twice). hasBodies
+	// says the scanner looked for them.
+	bodies    [2][]byte
+	bodyVals  [2]*fastjson.Value
+	bodyParse *[2]fastjson.Parser
+	hasBodies bool
 	// legacyTime (timestamp) and metaTime (metadata.creationTimestamp)
 	// are the fallbacks of TimeFields; timeFrom indexes the one used;
 	// badTime is the first timestamp that did not parse.
@@ -131,9 +139,9 @@ func (p Position) Before(o Position) bool {
 }
 
 func (e *Event) reset() {
-	groups, ips, igroups, arena, lazy := e.User.Groups[:0], e.SourceIPs[:0], e.ImpersonatedUser.Groups[:0], e.arena[:0], e.lazy
+	groups, ips, igroups, arena, lazy, bp := e.User.Groups[:0], e.SourceIPs[:0], e.ImpersonatedUser.Groups[:0], e.arena[:0], e.lazy, e.bodyParse
 	*e = Event{}
-	e.User.Groups, e.SourceIPs, e.ImpersonatedUser.Groups, e.arena, e.lazy = groups, ips, igroups, arena, lazy
+	e.User.Groups, e.SourceIPs, e.ImpersonatedUser.Groups, e.arena, e.lazy, e.bodyParse = groups, ips, igroups, arena, lazy, bp
 }
 
 // HasImpersonation reports whether impersonatedUser is set.
@@ -178,11 +186,41 @@ func (e *Event) Value() *fastjson.Value {
 // Get returns the value at a path of the raw event (e.g. "requestObject",
 // "spec", "containers"), or nil. Valid only during the Sink.Event call.
 func (e *Event) Get(path ...string) *fastjson.Value {
-	v := e.Value()
+	v, rest := e.at(path)
 	if v == nil {
 		return nil
 	}
-	return v.Get(path...)
+	return v.Get(rest...)
+}
+
+// bodyKeys are the keys of Event.bodies.
+var bodyKeys = [2]string{"requestObject", "responseObject"}
+
+// at returns where a path starts: the parsed body it goes into and the
+// rest of the path, or the whole event and the path.
+func (e *Event) at(path []string) (*fastjson.Value, []string) {
+	if len(path) > 0 && e.hasBodies && e.val == nil {
+		for k, key := range bodyKeys {
+			if path[0] != key {
+				continue
+			}
+			if e.bodyVals[k] == nil {
+				if e.bodies[k] == nil {
+					return nil, nil
+				}
+				if e.bodyParse == nil {
+					e.bodyParse = new([2]fastjson.Parser)
+				}
+				v, err := e.bodyParse[k].ParseBytes(e.bodies[k])
+				if err != nil {
+					return nil, nil
+				}
+				e.bodyVals[k] = v
+			}
+			return e.bodyVals[k], path[1:]
+		}
+	}
+	return e.Value(), path
 }
 
 // AppendJSON appends the event's JSON to dst.

@@ -89,6 +89,7 @@ type ExprEnv struct {
 	lazy lazyFields
 	// redactOn hides secret bodies from get and getAll (SetRedact).
 	redactOn bool
+	paths    map[string][]string
 }
 
 // NewExprEnv returns an environment whose functions read the current event.
@@ -110,10 +111,10 @@ func NewExprEnv() *ExprEnv {
 		if x.ev == nil {
 			return nil
 		}
-		return x.redact(path, jsonToAny(x.ev.Get(splitPath(path)...)))
+		return x.redact(path, jsonToAny(x.ev.Get(x.split(path)...)))
 	}
 	x.Has = func(path string) bool {
-		return x.ev != nil && x.ev.Get(splitPath(path)...) != nil
+		return x.ev != nil && x.ev.Get(x.split(path)...) != nil
 	}
 	x.initFuncs()
 	return x
@@ -168,6 +169,22 @@ func (x *ExprEnv) Set(e *Event) {
 	if x.lazy.want(lazyResourceKey) {
 		x.ResourceKey = e.ResourceKey()
 	}
+}
+
+// split is splitPath, remembered: rules ask for the same few paths on
+// every event. The result must not be changed.
+func (x *ExprEnv) split(p string) []string {
+	if v, ok := x.paths[p]; ok {
+		return v
+	}
+	v := splitPath(p)
+	if x.paths == nil {
+		x.paths = map[string][]string{}
+	}
+	if len(x.paths) < 1024 {
+		x.paths[p] = v
+	}
+	return v
 }
 
 func splitPath(p string) []string {

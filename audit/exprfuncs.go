@@ -46,11 +46,15 @@ func (x *ExprEnv) Require(names []string) {
 func (x *ExprEnv) initFuncs() {
 	var p fastjson.Parser
 	x.GetAll = func(path string) []any {
-		if x.ev == nil || x.ev.Value() == nil {
+		if x.ev == nil {
+			return nil
+		}
+		v, rest := x.ev.at(x.split(path))
+		if v == nil {
 			return nil
 		}
 		var out []any
-		collectAll(x.ev.Value(), splitPath(path), &out)
+		collectAll(v, rest, &out)
 		for i := range out {
 			out[i] = x.redact(path, out[i])
 		}

@@ -611,9 +611,21 @@ func (e *Event) scan(b []byte) scanResult {
 			sp, ok := s.span(1)
 			e.annotations = sp
 			return true, ok
+		case "requestObject", "responseObject":
+			k := 0
+			if key[2] == 's' {
+				k = 1
+			}
+			if e.bodies[k] != nil {
+				return false, true // a repeated key: the first one counts
+			}
+			sp, ok := s.span(1)
+			e.bodies[k] = sp
+			return true, ok
 		}
 		return false, true
 	})
+	e.hasBodies = true
 	if !ok {
 		return scanMalformed
 	}

@@ -34,3 +34,32 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecode is what the reader does per line: Decode, which checks
+// UTF-8 and scans.
+func BenchmarkDecode(b *testing.B) {
+	path := os.Getenv("AUDIT_BENCH_FILE")
+	if path == "" {
+		path = "testdata/events.jsonl"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(data) > 64<<20 {
+		data = data[:bytes.LastIndexByte(data[:64<<20], '\n')+1]
+	}
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	var d Decoder
+	d.Emit = func(*Event) {}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for _, l := range lines {
+			if _, err := d.Decode(l, Position{}); err != nil {
+				b.Fatalf("%v: %.80s", err, l)
+			}
+		}
+	}
+}

@@ -135,6 +135,15 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 			}
 			return
 		}
+		if v.Type() == fastjson.TypeObject && res == scanEvent {
+			// A body is read from its own span: the same value as from
+			// the whole event, duplicate keys included (the first).
+			for _, k := range bodyKeys {
+				if got, want := marshalOrNil(e.Get(k)), marshalOrNil(v.Get(k)); got != want {
+					t.Fatalf("Get(%q) = %s, the whole event's parse gives %s", k, got, want)
+				}
+			}
+		}
 		if v.Type() != fastjson.TypeObject || res != scanEvent || hasDuplicateKeys(v) || surrogate.Match(line) {
 			// Surrogate escapes: fastjson keeps a lone one as written, the
 			// scanner makes it U+FFFD as encoding/json does.
@@ -166,6 +175,50 @@ func TestScanEvents(t *testing.T) {
 		if got, want := describe(&e), reference(v); got != want {
 			t.Errorf("line %d:\n got %s\nwant %s", i+1, got, want)
 		}
+	}
+}
+
+func marshalOrNil(v *fastjson.Value) string {
+	if v == nil {
+		return "<nil>"
+	}
+	return string(v.MarshalTo(nil))
+}
+
+// TestBodyPaths: paths into requestObject and responseObject read the
+// body's own span; the answers are those of the whole event's parse.
+func TestBodyPaths(t *testing.T) {
+	const head = `{"auditID":"a","stage":"ResponseComplete","requestReceivedTimestamp":"2026-11-24T10:00:00Z",`
+	tests := []struct {
+		name string
+		line string
+		path []string
+	}{
+		{"nested", head + `"requestObject":{"spec":{"hostNetwork":true}}}`, []string{"requestObject", "spec", "hostNetwork"}},
+		{"the body itself", head + `"responseObject":{"kind":"Pod"}}`, []string{"responseObject"}},
+		{"absent", head + `"verb":"get"}`, []string{"requestObject", "spec"}},
+		{"null", head + `"requestObject":null}`, []string{"requestObject"}},
+		{"a list", head + `"requestObject":[1,{"a":2}]}`, []string{"requestObject", "1", "a"}},
+		{"repeated: the first", head + `"requestObject":{"a":1},"requestObject":{"a":2}}`, []string{"requestObject", "a"}},
+		{"not a body", head + `"responseStatus":{"code":200}}`, []string{"responseStatus", "code"}},
+		{"escaped key", head + `"requestObject":{"a\"b":"x"}}`, []string{"requestObject", "a\"b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e Event
+			if res := e.scan([]byte(tt.line)); res != scanEvent {
+				t.Fatalf("scan = %v", res)
+			}
+			v := fastjson.MustParse(tt.line)
+			if got, want := marshalOrNil(e.Get(tt.path...)), marshalOrNil(v.Get(tt.path...)); got != want {
+				t.Errorf("Get(%q) = %s, want %s", tt.path, got, want)
+			}
+			// Once the whole event is parsed (Value), it answers.
+			e.Value()
+			if got, want := marshalOrNil(e.Get(tt.path...)), marshalOrNil(v.Get(tt.path...)); got != want {
+				t.Errorf("after Value: Get(%q) = %s, want %s", tt.path, got, want)
+			}
+		})
 	}
 }
 
