@@ -358,10 +358,10 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 			s.open[i] = nil
 		}
 		for ip, seen := range s.ips {
-			cur, ok := e.ips[ip]
-			if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
-				e.ips[ip] = *seen
-			}
+			e.seeIP(ip, *seen)
+		}
+		for a, seen := range s.ips4 {
+			e.seeIP(formatIPv4(a), seen)
 		}
 		for i, n := range s.long {
 			e.merged[i].long += n
@@ -421,6 +421,14 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 		return res, nil
 	}
 	return res, e.snapshot(horizon)
+}
+
+// seeIP merges a sink's last identity of an address.
+func (e *Engine) seeIP(ip string, seen ipSeen) {
+	cur, ok := e.ips[ip]
+	if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
+		e.ips[ip] = seen
+	}
 }
 
 // render evaluates a fired group's values and texts.

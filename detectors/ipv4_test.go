@@ -1,0 +1,51 @@
+package detectors
+
+import "testing"
+
+func TestParseIPv4(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"10.0.0.1", true},
+		{"255.255.255.255", true},
+		{"0.0.0.0", true},
+		{"192.168.100.7", true},
+		{"010.0.0.1", false}, // a leading zero would not print back the same
+		{"10.0.0.01", false},
+		{"256.0.0.1", false},
+		{"10.0.0", false},
+		{"10.0.0.1.2", false},
+		{"10..0.1", false},
+		{"10.0.0.1 ", false},
+		{"::1", false},
+		{"2001:db8::1", false},
+		{"a.b.c.d", false},
+		{"1.2.3.4444", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			a, ok := parseIPv4(tt.in)
+			if ok != tt.ok {
+				t.Fatalf("parseIPv4(%q) ok = %v, want %v", tt.in, ok, tt.ok)
+			}
+			if ok && formatIPv4(a) != tt.in {
+				t.Fatalf("formatIPv4(parseIPv4(%q)) = %q", tt.in, formatIPv4(a))
+			}
+		})
+	}
+}
+
+// FuzzIPv4RoundTrip: an address parseIPv4 accepts prints back as itself,
+// so identityAt sees the strings the log has.
+func FuzzIPv4RoundTrip(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "010.0.0.1", "1.2.3", "300.1.1.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if a, ok := parseIPv4(s); ok && formatIPv4(a) != s {
+			t.Fatalf("%q came back as %q", s, formatIPv4(a))
+		}
+	})
+}
