@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/bits"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,8 +60,10 @@ type Engine struct {
 	// peers read (nil: all), so that the groups that do not fire cost a
 	// small view.
 	judgeNames []map[string]bool
-	opts       Options
-	idx        *index
+	// layouts allocate each rule's groups.
+	layouts []*groupLayout
+	opts    Options
+	idx     *index
 	// noIndex is a test hook: every event is a candidate for every rule
 	// and every match is run, as if there were no prefilter.
 	noIndex bool
@@ -83,8 +84,9 @@ type Engine struct {
 	// evalMu serialises window evaluation: gvm, fired, evalErrors.
 	evalMu sync.Mutex
 	// gvm runs group programs, under evalMu.
-	gvm vm.VM
-	ips map[string]ipSeen
+	gvm  vm.VM
+	ips  map[string]ipSeen
+	ips4 map[uint32]ipSeen
 	// files are the input names evidence points into.
 	files   []string
 	fileIdx map[string]uint32
@@ -131,6 +133,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 		e.rules = append(e.rules, r)
 		e.comp = append(e.comp, c)
 		e.judgeNames = append(e.judgeNames, judgeNames(c))
+		e.layouts = append(e.layouts, newGroupLayout(len(c.Keys), len(c.Aggs)))
 		pfs = append(pfs, c.Prefilter)
 		for _, n := range c.EventNames {
 			names[n] = true
@@ -230,6 +233,7 @@ type Sink struct {
 	keyBuf      []byte
 	keyVals     []string
 	aggBuf      []any
+	aggStrs     []string // the values of aggregates read by fast getters
 	lastFile    string
 	lastFileIdx uint32
 	// strs shares the copies of the values aggregates keep: the same
@@ -395,7 +399,8 @@ func (s *Sink) seeIP(ev *audit.Event, t int64) {
 }
 
 // parseIPv4 reads a dotted-quad IPv4 address in its canonical form (no
-// leading zeros), so that formatIPv4 gives the same string back.
+// leading zeros): one number per address string, so that identityAt finds
+// by the number what was seen under the same string.
 func parseIPv4(s string) (uint32, bool) {
 	if len(s) < 7 || len(s) > 15 {
 		return 0, false
@@ -420,18 +425,6 @@ func parseIPv4(s string) (uint32, bool) {
 		digits++
 	}
 	return a, octets == 4
-}
-
-// formatIPv4 is parseIPv4's inverse.
-func formatIPv4(a uint32) string {
-	b := make([]byte, 0, 15)
-	for k := 3; k >= 0; k-- {
-		b = strconv.AppendUint(b, uint64(a>>(8*k)&0xff), 10)
-		if k > 0 {
-			b = append(b, '.')
-		}
-	}
-	return string(b)
 }
 
 // maxIPs bounds the address → identity index of identityAt.
@@ -483,6 +476,7 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 	if len(c.Aggs) > 0 {
 		if cap(s.aggBuf) < len(c.Aggs) {
 			s.aggBuf = make([]any, len(c.Aggs))
+			s.aggStrs = make([]string, len(c.Aggs))
 		}
 		aggVals = s.aggBuf[:len(c.Aggs)]
 		for a, ag := range c.Aggs {
@@ -490,7 +484,8 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 				continue // its state is another aggregate's
 			}
 			if get := s.aggGet[i][a]; get != nil {
-				aggVals[a] = get(ev, &s.arena)
+				// Kept as a string: boxing it in aggVals would allocate.
+				s.aggStrs[a] = get(ev, &s.arena)
 				continue
 			}
 			if !*envSet {
@@ -535,20 +530,23 @@ func (s *Sink) addTo(i int, w *window, ev *audit.Event, t int64, aggVals []any) 
 		// One copy of the key is the map's key and, cut at the NULs
 		// between the values, the group's labels.
 		key := string(s.keyBuf)
-		labels := make([]string, len(s.keyVals))
+		g = s.e.layouts[i].new()
 		off := 0
 		for k, v := range s.keyVals {
-			labels[k] = key[off : off+len(v)]
+			g.labels[k] = key[off : off+len(v)]
 			off += len(v) + 1
 		}
-		g = newGroup(labels, len(c.Aggs))
 		w.groups[key] = g
 	}
 	w.events++
 	g.see(t, ev.AuditID, s.fileIndex(ev.Source.File), ev.Source.Offset)
 	for a, ag := range c.Aggs {
 		if ag.Shares < 0 {
-			g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID, &s.strs)
+			if s.aggGet[i][a] != nil {
+				g.aggs[a].addEventString(ag.Kind, s.aggStrs[a], t, ev.AuditID, &s.strs)
+			} else {
+				g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID, &s.strs)
+			}
 		}
 	}
 }

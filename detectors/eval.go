@@ -320,6 +320,9 @@ func peerStat(kind rules.PeerKind, vals []float64) float64 {
 // identityLookup is identityAt(ip): the user the address last
 // authenticated as, or "". Valid once Finish has merged the sinks.
 func (e *Engine) identityLookup(ip string) string {
+	if a, ok := parseIPv4(ip); ok {
+		return e.ips4[a].user
+	}
 	return e.ips[ip].user
 }
 
@@ -350,6 +353,7 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 		e.spanMin, e.spanMax = 0, 0
 	}
 	e.ips = map[string]ipSeen{}
+	e.ips4 = map[uint32]ipSeen{}
 	for _, s := range e.sinks {
 		for i, ws := range s.open {
 			for _, w := range ws {
@@ -361,7 +365,10 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 			e.seeIP(ip, *seen)
 		}
 		for a, seen := range s.ips4 {
-			e.seeIP(formatIPv4(a), seen)
+			cur, ok := e.ips4[a]
+			if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
+				e.ips4[a] = seen
+			}
 		}
 		for i, n := range s.long {
 			e.merged[i].long += n

@@ -1,6 +1,9 @@
 package detectors
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 func TestParseIPv4(t *testing.T) {
 	tests := []struct {
@@ -48,4 +51,16 @@ func FuzzIPv4RoundTrip(f *testing.F) {
 			t.Fatalf("%q came back as %q", s, formatIPv4(a))
 		}
 	})
+}
+
+// formatIPv4 is parseIPv4's inverse.
+func formatIPv4(a uint32) string {
+	b := make([]byte, 0, 15)
+	for k := 3; k >= 0; k-- {
+		b = strconv.AppendUint(b, uint64(a>>(8*k)&0xff), 10)
+		if k > 0 {
+			b = append(b, '.')
+		}
+	}
+	return string(b)
 }

@@ -232,7 +232,11 @@ func (e *Engine) Restore(s *Snapshot) (dropped []string, err error) {
 				if len(gs.Aggs) != naggs {
 					return dropped, fmt.Errorf("rule %s: a saved group has %d aggregates, the rule %d", rs.Rule, len(gs.Aggs), naggs)
 				}
-				g := newGroup(gs.Labels, naggs)
+				if len(gs.Labels) != len(e.comp[i].Keys) {
+					return dropped, fmt.Errorf("rule %s: a saved group has %d labels, the rule %d", rs.Rule, len(gs.Labels), len(e.comp[i].Keys))
+				}
+				g := e.layouts[i].new()
+				copy(g.labels, gs.Labels)
 				g.count, g.first, g.last = gs.Count, gs.First, gs.Last
 				for _, ev := range gs.Evidence {
 					g.addEvidence(ref(ev))

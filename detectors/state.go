@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/rules"
@@ -104,9 +105,10 @@ type group struct {
 	// first and last are the earliest and latest event times.
 	first, last int64
 	// evidence holds the earliest events, sorted, at most MaxEvidence;
-	// it starts with room for one, as most groups stay small.
+	// it starts in ev0, as most groups stay small.
 	evidence []evRef
 	aggs     []aggState
+	ev0      [1]evRef
 }
 
 // window is the groups of one window of one rule. Whole-input rules have
@@ -118,8 +120,39 @@ type window struct {
 	events int64
 }
 
-func newGroup(labels []string, naggs int) *group {
-	return &group{labels: labels, aggs: make([]aggState, naggs)}
+// groupLayout allocates a rule's groups: the group, its labels and its
+// aggregates in one object (one allocation, one place in memory for an
+// event to touch), built once per rule shape with reflect.StructOf.
+type groupLayout struct {
+	typ            reflect.Type
+	nlabels, naggs int
+	labelsOff      uintptr
+	aggsOff        uintptr
+}
+
+func newGroupLayout(nlabels, naggs int) *groupLayout {
+	t := reflect.StructOf([]reflect.StructField{
+		{Name: "G", Type: reflect.TypeFor[group]()},
+		{Name: "L", Type: reflect.ArrayOf(nlabels, reflect.TypeFor[string]())},
+		{Name: "A", Type: reflect.ArrayOf(naggs, reflect.TypeFor[aggState]())},
+	})
+	return &groupLayout{typ: t, nlabels: nlabels, naggs: naggs,
+		labelsOff: t.Field(1).Offset, aggsOff: t.Field(2).Offset}
+}
+
+// new returns a group with room for its labels (to be set) and its
+// aggregates.
+func (l *groupLayout) new() *group {
+	p := reflect.New(l.typ).UnsafePointer()
+	g := (*group)(p)
+	if l.nlabels > 0 {
+		g.labels = unsafe.Slice((*string)(unsafe.Add(p, l.labelsOff)), l.nlabels)
+	}
+	if l.naggs > 0 {
+		g.aggs = unsafe.Slice((*aggState)(unsafe.Add(p, l.aggsOff)), l.naggs)
+	}
+	g.evidence = g.ev0[:0]
+	return g
 }
 
 // see records an event's time and id on the group.
@@ -147,7 +180,7 @@ func (g *group) addEvidence(r evRef) {
 	}
 	switch {
 	case g.evidence == nil:
-		g.evidence = make([]evRef, 0, 1)
+		g.evidence = g.ev0[:0]
 	case n == cap(g.evidence) && n < MaxEvidence:
 		grown := make([]evRef, n, MaxEvidence)
 		copy(grown, g.evidence)
@@ -308,6 +341,23 @@ func (in *interner) clone(s string) string {
 	return c
 }
 
+// addEventString is addEventValue for a string value, without boxing it.
+func (a *aggState) addEventString(kind rules.AggKind, x string, t int64, id string, strs *interner) {
+	if kind != rules.AggDistinct && kind != rules.AggValues {
+		a.addEventValue(kind, x, t, id, strs)
+		return
+	}
+	if a.has && x == a.lastVal {
+		return
+	}
+	a.has = true
+	if a.has_(x) {
+		return
+	}
+	a.lastVal = strs.clone(x)
+	a.addValue(a.lastVal)
+}
+
 // addEventValue records one event's value of the aggregate's argument.
 // Strings are cloned: event strings do not outlive the event.
 func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string, strs *interner) {
@@ -315,15 +365,7 @@ func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string, 
 	case rules.AggDistinct, rules.AggValues:
 		switch x := v.(type) {
 		case string:
-			if a.has && x == a.lastVal {
-				return
-			}
-			a.has = true
-			if a.has_(x) {
-				return
-			}
-			a.lastVal = strs.clone(x)
-			a.addValue(a.lastVal)
+			a.addEventString(kind, x, t, id, strs)
 			return
 		case []string:
 			for _, s := range x {
