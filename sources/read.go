@@ -434,7 +434,7 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 	}
 	st.Problems = problems
 	st.Warnings = append(st.Warnings, r.warnings...)
-	st.OpenRequests = seq.open
+	st.OpenRequests = seq.open.strings()
 	st.Elapsed = time.Since(start)
 	if readErr != nil {
 		return st, readErr
@@ -1098,7 +1098,7 @@ type sequencer struct {
 	waiting map[int64]lrBatch
 	// open holds the requests counted at ResponseStarted whose
 	// ResponseComplete has not come yet: auditID -> received time.
-	open map[string]int64
+	open *requestTimes
 	// recent remembers requests counted at ResponseComplete or Panic, in
 	// case their ResponseStarted comes after (webhook batches can
 	// reorder); bounded so memory stays flat.
@@ -1122,11 +1122,11 @@ func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *
 	s := &sequencer{
 		worker:  *newWorker(sink, opts, stageSet, len(opts.Inputs)),
 		waiting: map[int64]lrBatch{},
-		open:    make(map[string]int64, len(opts.OpenRequests)),
+		open:    newRequestTimes(len(opts.OpenRequests)),
 		recent:  map[string]struct{}{},
 	}
 	for id, t := range opts.OpenRequests {
-		s.open[id] = t
+		s.open.put(id, t)
 		s.hi = max(s.hi, t)
 	}
 	return s
@@ -1161,10 +1161,10 @@ func (s *sequencer) resolve(rec lrRecord) {
 	if rec.t > s.hi {
 		s.hi = rec.t
 	}
-	if _, ok := s.open[rec.auditID]; ok {
+	if _, ok := s.open.get(rec.auditID); ok {
 		s.otherStages++
 		if rec.rank != 2 { // ResponseComplete or Panic: the request is over
-			delete(s.open, rec.auditID)
+			s.open.del(rec.auditID)
 		}
 		return
 	}
@@ -1174,7 +1174,7 @@ func (s *sequencer) resolve(rec lrRecord) {
 	}
 	s.emit(rec)
 	if rec.rank == 2 {
-		s.open[rec.auditID] = rec.t
+		s.open.put(rec.auditID, rec.t)
 		s.expire()
 	} else {
 		s.remember(rec.auditID)
@@ -1184,16 +1184,12 @@ func (s *sequencer) resolve(rec lrRecord) {
 // expire forgets open requests that started more than MaxRequestLife
 // before the latest one, at most once a minute of log time.
 func (s *sequencer) expire() {
-	if s.hi-s.expired < int64(time.Minute) || len(s.open) < 1024 {
+	if s.hi-s.expired < int64(time.Minute) || s.open.len() < 1024 {
 		return
 	}
 	s.expired = s.hi
 	limit := s.hi - int64(MaxRequestLife)
-	for id, t := range s.open {
-		if t < limit {
-			delete(s.open, id)
-		}
-	}
+	s.open.deleteBefore(limit)
 }
 
 func (s *sequencer) remember(id string) {

@@ -1,0 +1,120 @@
+package sources
+
+// requestTimes maps auditIDs to times. kube-apiserver's auditIDs are
+// UUIDs: those are kept as their 16 bytes (a third of a string key's
+// memory, and nothing for the collector to follow), other IDs (a client's
+// own Audit-ID header) as strings.
+type requestTimes struct {
+	uuids map[[16]byte]int64
+	other map[string]int64
+}
+
+func newRequestTimes(n int) *requestTimes {
+	return &requestTimes{uuids: make(map[[16]byte]int64, n), other: map[string]int64{}}
+}
+
+func (r *requestTimes) get(id string) (int64, bool) {
+	if u, ok := parseUUID(id); ok {
+		t, ok := r.uuids[u]
+		return t, ok
+	}
+	t, ok := r.other[id]
+	return t, ok
+}
+
+// put keeps a copy of id.
+func (r *requestTimes) put(id string, t int64) {
+	if u, ok := parseUUID(id); ok {
+		r.uuids[u] = t
+		return
+	}
+	if _, ok := r.other[id]; !ok {
+		id = string([]byte(id))
+	}
+	r.other[id] = t
+}
+
+func (r *requestTimes) del(id string) {
+	if u, ok := parseUUID(id); ok {
+		delete(r.uuids, u)
+		return
+	}
+	delete(r.other, id)
+}
+
+func (r *requestTimes) len() int { return len(r.uuids) + len(r.other) }
+
+// deleteBefore forgets the requests of times before limit.
+func (r *requestTimes) deleteBefore(limit int64) {
+	for u, t := range r.uuids {
+		if t < limit {
+			delete(r.uuids, u)
+		}
+	}
+	for id, t := range r.other {
+		if t < limit {
+			delete(r.other, id)
+		}
+	}
+}
+
+// strings returns the requests keyed by their auditIDs as the log wrote
+// them.
+func (r *requestTimes) strings() map[string]int64 {
+	out := make(map[string]int64, r.len())
+	for u, t := range r.uuids {
+		out[formatUUID(u)] = t
+	}
+	for id, t := range r.other {
+		out[id] = t
+	}
+	return out
+}
+
+const hexDigits = "0123456789abcdef"
+
+// parseUUID reads a UUID in its canonical form: 36 characters, lower-case
+// hex, dashes at 8, 13, 18 and 23; formatUUID gives the same string back.
+func parseUUID(s string) ([16]byte, bool) {
+	var u [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	k := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := hexVal(s[i])
+		lo, ok2 := hexVal(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[k] = hi<<4 | lo
+		k++
+		i += 2
+	}
+	return u, true
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func formatUUID(u [16]byte) string {
+	b := make([]byte, 0, 36)
+	for k, x := range u {
+		if k == 4 || k == 6 || k == 8 || k == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hexDigits[x>>4], hexDigits[x&15])
+	}
+	return string(b)
+}
