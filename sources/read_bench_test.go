@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/corpus"
@@ -131,6 +132,68 @@ func BenchmarkGunzipOnly(b *testing.B) {
 				break
 			}
 		}
+		f.Close()
+	}
+	b.SetBytes(total)
+}
+
+// zstdFile is $AUDIT_BENCH_ZSTD, or the generated corpus compressed once.
+func zstdFile(b *testing.B) string {
+	if f := os.Getenv("AUDIT_BENCH_ZSTD"); f != "" {
+		return f
+	}
+	plain, _ := benchFiles(b)
+	path := plain + ".zst"
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	src, err := os.ReadFile(plain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, zw.EncodeAll(src, nil), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkReadZstd reads zstd input, which the reader decodes in one
+// goroutine per stream.
+func BenchmarkReadZstd(b *testing.B) {
+	zs := zstdFile(b)
+	for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchRead(b, zs, w) })
+	}
+}
+
+// BenchmarkZstdOnly is the bound for zstd input: decompression alone, with
+// the reader's decoder settings.
+func BenchmarkZstdOnly(b *testing.B) {
+	zs := zstdFile(b)
+	buf := make([]byte, 4<<20)
+	var total int64
+	for i := 0; i < b.N; i++ {
+		f, err := os.Open(zs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
+		if err != nil {
+			b.Fatal(err)
+		}
+		total = 0
+		for {
+			n, err := zr.Read(buf)
+			total += int64(n)
+			if err != nil {
+				break
+			}
+		}
+		zr.Close()
 		f.Close()
 	}
 	b.SetBytes(total)
