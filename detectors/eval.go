@@ -105,6 +105,10 @@ func (e *Engine) evaluate(i int, w *window) {
 		return
 	}
 	c := e.comp[i]
+	if need := e.judgeNames[i]; need != nil && len(c.Peers) == 0 {
+		e.judgeAlone(i, w, need)
+		return
+	}
 	keys := make([]string, 0, len(w.groups))
 	for k, g := range w.groups {
 		// Groups too small for when's count >= N cannot fire.
@@ -161,6 +165,50 @@ func (e *Engine) evaluate(i int, w *window) {
 	}
 }
 
+// judgeAlone is evaluate for a rule whose groups are judged each on its
+// own (no peers): one small view, refilled for every group, and the whole
+// view only for those that fire.
+func (e *Engine) judgeAlone(i int, w *window, need map[string]bool) {
+	c := e.comp[i]
+	peers := len(w.groups)
+	if c.MinCount > 0 {
+		peers = 0
+		for _, g := range w.groups {
+			if g.count >= c.MinCount {
+				peers++
+			}
+		}
+	}
+	env := make(map[string]any, len(need)+1)
+	var fired []string
+	for k, g := range w.groups {
+		if g.count < c.MinCount {
+			continue
+		}
+		if c.When != nil {
+			clear(env)
+			e.fillEnv(env, i, w, g, need)
+			env["__peers_count"] = peers
+			out, err := e.gvm.Run(c.When, env)
+			if err != nil {
+				e.merged[i].evalErrors++
+				continue
+			}
+			if b, _ := out.(bool); !b {
+				continue
+			}
+		}
+		fired = append(fired, k)
+	}
+	sort.Strings(fired)
+	for _, k := range fired {
+		g := w.groups[k]
+		full := e.groupEnv(i, w, g, nil)
+		full["__peers_count"] = peers
+		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: g, env: full})
+	}
+}
+
 // judgeNames collects the names a rule's when and peers arguments read;
 // nil when they read the view as a whole ($env).
 func judgeNames(c *rules.Compiled) map[string]bool {
@@ -199,61 +247,13 @@ func (e *Engine) groupEnv(i int, w *window, g *group, need map[string]bool) map[
 	if r.Window.Whole() {
 		start, end = e.spanMin, e.spanMax
 	}
-	secs := float64(end-start) / 1e9
-	span := float64(g.last-g.first) / 1e9
 	if need != nil {
 		env := make(map[string]any, len(need)+1)
-		for n := range need {
-			switch n {
-			case "count":
-				env[n] = int(g.count)
-			case "rate":
-				env[n] = 0.0
-				if secs > 0 {
-					env[n] = float64(g.count) / secs
-				}
-			case "span":
-				env[n] = span
-			case "interval":
-				env[n] = 0.0
-				if g.count > 1 {
-					env[n] = span / float64(g.count-1)
-				}
-			case "windowStart":
-				env[n] = time.Unix(0, start).UTC()
-			case "windowEnd":
-				env[n] = time.Unix(0, end).UTC()
-			case "firstTime":
-				env[n] = time.Unix(0, g.first).UTC()
-			case "lastTime":
-				env[n] = time.Unix(0, g.last).UTC()
-			case "rule":
-				env[n] = r.ID
-			case "severity":
-				env[n] = r.Severity.String()
-			case "title":
-				env[n] = r.Title
-			case "identityAt":
-				env[n] = e.identityLookup
-			}
-		}
-		for k, key := range c.Keys {
-			if need[key.Name] {
-				env[key.Name] = g.labels[k]
-			}
-		}
-		for a, ag := range c.Aggs {
-			if !need[ag.Var] {
-				continue
-			}
-			st := &g.aggs[a]
-			if ag.Shares >= 0 {
-				st = &g.aggs[ag.Shares]
-			}
-			env[ag.Var] = st.result(ag)
-		}
+		e.fillEnv(env, i, w, g, need)
 		return env
 	}
+	secs := float64(end-start) / 1e9
+	span := float64(g.last-g.first) / 1e9
 	env := map[string]any{
 		"count":       int(g.count),
 		"rate":        0.0,
@@ -285,6 +285,67 @@ func (e *Engine) groupEnv(i int, w *window, g *group, need map[string]bool) map[
 		env[ag.Var] = st.result(ag)
 	}
 	return env
+}
+
+// fillEnv sets in env the names of the group view in need.
+func (e *Engine) fillEnv(env map[string]any, i int, w *window, g *group, need map[string]bool) {
+	r := e.rules[i]
+	c := e.comp[i]
+	start, end := w.start, w.end
+	if r.Window.Whole() {
+		start, end = e.spanMin, e.spanMax
+	}
+	secs := float64(end-start) / 1e9
+	span := float64(g.last-g.first) / 1e9
+	for n := range need {
+		switch n {
+		case "count":
+			env[n] = int(g.count)
+		case "rate":
+			env[n] = 0.0
+			if secs > 0 {
+				env[n] = float64(g.count) / secs
+			}
+		case "span":
+			env[n] = span
+		case "interval":
+			env[n] = 0.0
+			if g.count > 1 {
+				env[n] = span / float64(g.count-1)
+			}
+		case "windowStart":
+			env[n] = time.Unix(0, start).UTC()
+		case "windowEnd":
+			env[n] = time.Unix(0, end).UTC()
+		case "firstTime":
+			env[n] = time.Unix(0, g.first).UTC()
+		case "lastTime":
+			env[n] = time.Unix(0, g.last).UTC()
+		case "rule":
+			env[n] = r.ID
+		case "severity":
+			env[n] = r.Severity.String()
+		case "title":
+			env[n] = r.Title
+		case "identityAt":
+			env[n] = e.identityLookup
+		}
+	}
+	for k, key := range c.Keys {
+		if need[key.Name] {
+			env[key.Name] = g.labels[k]
+		}
+	}
+	for a, ag := range c.Aggs {
+		if !need[ag.Var] {
+			continue
+		}
+		st := &g.aggs[a]
+		if ag.Shares >= 0 {
+			st = &g.aggs[ag.Shares]
+		}
+		env[ag.Var] = st.result(ag)
+	}
 }
 
 func peerStat(kind rules.PeerKind, vals []float64) float64 {
