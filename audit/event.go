@@ -113,6 +113,9 @@ type Event struct {
 	bodyVals  [2]*fastjson.Value
 	bodyParse *[2]fastjson.Parser
 	hasBodies bool
+	// annKV are the annotations as Annotation reads them, once annRead.
+	annKV   []annKV
+	annRead bool
 	// legacyTime (timestamp) and metaTime (metadata.creationTimestamp)
 	// are the fallbacks of TimeFields; timeFrom indexes the one used;
 	// badTime is the first timestamp that did not parse.
@@ -139,9 +142,9 @@ func (p Position) Before(o Position) bool {
 }
 
 func (e *Event) reset() {
-	groups, ips, igroups, arena, lazy, bp := e.User.Groups[:0], e.SourceIPs[:0], e.ImpersonatedUser.Groups[:0], e.arena[:0], e.lazy, e.bodyParse
+	groups, ips, igroups, arena, lazy, bp, ann := e.User.Groups[:0], e.SourceIPs[:0], e.ImpersonatedUser.Groups[:0], e.arena[:0], e.lazy, e.bodyParse, e.annKV[:0]
 	*e = Event{}
-	e.User.Groups, e.SourceIPs, e.ImpersonatedUser.Groups, e.arena, e.lazy, e.bodyParse = groups, ips, igroups, arena, lazy, bp
+	e.User.Groups, e.SourceIPs, e.ImpersonatedUser.Groups, e.arena, e.lazy, e.bodyParse, e.annKV = groups, ips, igroups, arena, lazy, bp, ann
 }
 
 // HasImpersonation reports whether impersonatedUser is set.
@@ -157,7 +160,18 @@ func (e *Event) SourceIP() string {
 
 // Annotation returns annotations[key], or "".
 func (e *Event) Annotation(key string) string {
-	return lookupString(e.annotations, key, &e.arena)
+	// Detect asks for a few annotations of every event (the decision, a
+	// rule's prefilter keys): the object is read once, on the first ask.
+	if !e.annRead {
+		e.annRead = true
+		e.annKV = appendAnnotations(e.annKV[:0], e.annotations, &e.arena)
+	}
+	for i := range e.annKV {
+		if e.annKV[i].k == key {
+			return e.annKV[i].v
+		}
+	}
+	return ""
 }
 
 // VisitAnnotations calls fn for each annotation, in the event's order.

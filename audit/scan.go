@@ -741,6 +741,37 @@ func lookupString(obj []byte, key string, arena *[]byte) string {
 	return out
 }
 
+// annKV is one annotation as lookupString reads it.
+type annKV struct{ k, v string }
+
+// appendAnnotations appends every key of obj with its value as
+// lookupString gives it (a string, the first string of a list, else ""),
+// in order, repeated keys included: the first one is found first.
+func appendAnnotations(dst []annKV, obj []byte, arena *[]byte) []annKV {
+	if len(obj) == 0 {
+		return dst
+	}
+	s := scanner{b: obj, arena: arena}
+	s.object(1, func(k []byte) (bool, bool) {
+		kv := annKV{k: StringView(k)}
+		var handled, ok = false, true
+		switch s.peek() {
+		case '"':
+			handled, ok = s.strValue(&kv.v)
+		case '[':
+			var buf [4]string
+			var vals []string
+			vals, handled, ok = s.stringArray(buf[:0], 2)
+			if len(vals) > 0 {
+				kv.v = vals[0]
+			}
+		}
+		dst = append(dst, kv)
+		return handled, ok
+	})
+	return dst
+}
+
 // visitStrings calls fn for each key of a JSON object's bytes with its
 // string value (array values joined by ",").
 func visitStrings(obj []byte, arena *[]byte, fn func(key, value string)) {

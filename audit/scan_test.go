@@ -247,3 +247,36 @@ func hasDuplicateKeys(v *fastjson.Value) bool {
 	}
 	return false
 }
+
+// TestAnnotationCache: Event.Annotation, which reads the object once,
+// answers as lookupString does on the raw object, for any key.
+func TestAnnotationCache(t *testing.T) {
+	const head = `{"auditID":"a","stage":"ResponseComplete","requestReceivedTimestamp":"2026-11-24T10:00:00Z","annotations":`
+	tests := []struct {
+		name string
+		ann  string
+		keys []string
+	}{
+		{"plain", `{"authorization.k8s.io/decision":"allow","k8s.io/deprecated":"true"}`, []string{"authorization.k8s.io/decision", "k8s.io/deprecated", "absent"}},
+		{"repeated: the first", `{"a":"1","a":"2"}`, []string{"a"}},
+		{"a list: its first string", `{"a":["x","y"],"b":[]}`, []string{"a", "b"}},
+		{"not a string", `{"a":1,"b":null,"c":{"d":"e"},"f":"g"}`, []string{"a", "b", "c", "d", "f"}},
+		{"escapes", `{"k\"q":"v\n1","u\u00e9":"\u00e9"}`, []string{"k\"q", "ué"}},
+		{"empty", `{}`, []string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e Event
+			if res := e.scan([]byte(head + tt.ann + "}")); res != scanEvent {
+				t.Fatalf("scan = %v", res)
+			}
+			for _, k := range tt.keys {
+				var arena []byte
+				want := lookupString([]byte(tt.ann), k, &arena)
+				if got := e.Annotation(k); got != want {
+					t.Errorf("Annotation(%q) = %q, lookupString gives %q", k, got, want)
+				}
+			}
+		})
+	}
+}

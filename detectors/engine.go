@@ -187,7 +187,7 @@ func (e *Engine) NewSink() audit.Sink {
 	}
 	if e.identityAt {
 		s.ips = map[string]*ipSeen{}
-		s.ips4 = map[uint32]ipSeen{}
+		s.ips4 = map[uint32]int32{}
 	}
 	e.mu.Lock()
 	e.sinks = append(e.sinks, s)
@@ -220,10 +220,12 @@ type Sink struct {
 	published atomic.Int64
 	blind     []blindCount
 	ips       map[string]*ipSeen
-	ips4      map[uint32]ipSeen
-	minT      int64
-	maxT      int64
-	long      []int64
+	// ips4 indexes ip4Seen by IPv4 address.
+	ips4    map[uint32]int32
+	ip4Seen []ipSeen
+	minT    int64
+	maxT    int64
+	long    []int64
 	// used counts the events rules saw.
 	used           int64
 	keyGet, aggGet [][]func(*audit.Event, *[]byte) string
@@ -367,18 +369,25 @@ func (s *Sink) seeIP(ev *audit.Event, t int64) {
 	// IPv4 addresses key a map of numbers: no copy of the address, a
 	// cheaper hash, and nothing for the collector to follow.
 	if a, ok := parseIPv4(ip); ok {
-		cur, ok := s.ips4[a]
+		k, ok := s.ips4[a]
 		if !ok {
 			if len(s.ips4)+len(s.ips) >= maxIPs {
 				return
 			}
-			s.ips4[a] = ipSeen{t: t, user: s.strs.clone(user)}
+			s.ips4[a] = int32(len(s.ip4Seen))
+			s.ip4Seen = append(s.ip4Seen, ipSeen{t: t, user: s.strs.clone(user)})
 			return
 		}
+		// One lookup: the entry is updated in place, and its user copied
+		// only when it changes.
+		cur := &s.ip4Seen[k]
 		if cur.t > t || cur.t == t && cur.user >= user {
 			return
 		}
-		s.ips4[a] = ipSeen{t: t, user: s.strs.clone(user)}
+		cur.t = t
+		if cur.user != user {
+			cur.user = s.strs.clone(user)
+		}
 		return
 	}
 	cur := s.ips[ip]

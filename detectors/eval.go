@@ -425,7 +425,8 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 		for ip, seen := range s.ips {
 			e.seeIP(ip, *seen)
 		}
-		for a, seen := range s.ips4 {
+		for a, k := range s.ips4 {
+			seen := s.ip4Seen[k]
 			cur, ok := e.ips4[a]
 			if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
 				e.ips4[a] = seen

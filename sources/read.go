@@ -1126,7 +1126,7 @@ func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *
 		recent:  map[string]struct{}{},
 	}
 	for id, t := range opts.OpenRequests {
-		s.open.put(id, t)
+		s.open.put(keyOf(id), t)
 		s.hi = max(s.hi, t)
 	}
 	return s
@@ -1161,10 +1161,11 @@ func (s *sequencer) resolve(rec lrRecord) {
 	if rec.t > s.hi {
 		s.hi = rec.t
 	}
-	if _, ok := s.open.get(rec.auditID); ok {
+	key := keyOf(rec.auditID)
+	if _, ok := s.open.get(key); ok {
 		s.otherStages++
 		if rec.rank != 2 { // ResponseComplete or Panic: the request is over
-			s.open.del(rec.auditID)
+			s.open.del(key)
 		}
 		return
 	}
@@ -1174,7 +1175,7 @@ func (s *sequencer) resolve(rec lrRecord) {
 	}
 	s.emit(rec)
 	if rec.rank == 2 {
-		s.open.put(rec.auditID, rec.t)
+		s.open.put(key, rec.t)
 		s.expire()
 	} else {
 		s.remember(rec.auditID)

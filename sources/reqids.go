@@ -13,33 +13,46 @@ func newRequestTimes(n int) *requestTimes {
 	return &requestTimes{uuids: make(map[[16]byte]int64, n), other: map[string]int64{}}
 }
 
-func (r *requestTimes) get(id string) (int64, bool) {
-	if u, ok := parseUUID(id); ok {
-		t, ok := r.uuids[u]
+// reqKey is an auditID parsed once for the lookups of one record.
+type reqKey struct {
+	id   string
+	u    [16]byte
+	uuid bool
+}
+
+func keyOf(id string) reqKey {
+	u, ok := parseUUID(id)
+	return reqKey{id: id, u: u, uuid: ok}
+}
+
+func (r *requestTimes) get(k reqKey) (int64, bool) {
+	if k.uuid {
+		t, ok := r.uuids[k.u]
 		return t, ok
 	}
-	t, ok := r.other[id]
+	t, ok := r.other[k.id]
 	return t, ok
 }
 
-// put keeps a copy of id.
-func (r *requestTimes) put(id string, t int64) {
-	if u, ok := parseUUID(id); ok {
-		r.uuids[u] = t
+// put keeps a copy of the ID.
+func (r *requestTimes) put(k reqKey, t int64) {
+	if k.uuid {
+		r.uuids[k.u] = t
 		return
 	}
+	id := k.id
 	if _, ok := r.other[id]; !ok {
 		id = string([]byte(id))
 	}
 	r.other[id] = t
 }
 
-func (r *requestTimes) del(id string) {
-	if u, ok := parseUUID(id); ok {
-		delete(r.uuids, u)
+func (r *requestTimes) del(k reqKey) {
+	if k.uuid {
+		delete(r.uuids, k.u)
 		return
 	}
-	delete(r.other, id)
+	delete(r.other, k.id)
 }
 
 func (r *requestTimes) len() int { return len(r.uuids) + len(r.other) }

@@ -14,14 +14,14 @@ func TestRequestTimes(t *testing.T) {
 	}
 	r := newRequestTimes(0)
 	for i, id := range ids {
-		r.put(id, int64(i))
+		r.put(keyOf(id), int64(i))
 	}
 	if r.len() != len(ids) {
 		t.Fatalf("len = %d, want %d", r.len(), len(ids))
 	}
 	got := r.strings()
 	for i, id := range ids {
-		if v, ok := r.get(id); !ok || v != int64(i) {
+		if v, ok := r.get(keyOf(id)); !ok || v != int64(i) {
 			t.Errorf("get(%q) = %d, %v; want %d", id, v, ok, i)
 		}
 		if v, ok := got[id]; !ok || v != int64(i) {
@@ -35,8 +35,8 @@ func TestRequestTimes(t *testing.T) {
 	if r.len() != len(ids)-3 {
 		t.Errorf("after deleteBefore(3): len = %d, want %d", r.len(), len(ids)-3)
 	}
-	r.del(ids[5])
-	if _, ok := r.get(ids[5]); ok {
+	r.del(keyOf(ids[5]))
+	if _, ok := r.get(keyOf(ids[5])); ok {
 		t.Errorf("%q still there after del", ids[5])
 	}
 }
