@@ -3,6 +3,7 @@ package audit
 import (
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -167,9 +168,20 @@ func (e *Event) Annotation(key string) string {
 		e.annKV = appendAnnotations(e.annKV[:0], e.annotations, &e.arena)
 	}
 	for i := range e.annKV {
-		if e.annKV[i].k == key {
-			return e.annKV[i].v
+		kv := &e.annKV[i]
+		if kv.k != key {
+			continue
 		}
+		if kv.raw {
+			start := len(e.arena)
+			out, ok := unescape(e.arena, unsafe.Slice(unsafe.StringData(kv.v), len(kv.v)))
+			if !ok {
+				return "" // cannot happen: the scanner checked the escapes
+			}
+			e.arena = out
+			kv.v, kv.raw = StringView(out[start:]), false
+		}
+		return kv.v
 	}
 	return ""
 }

@@ -741,8 +741,12 @@ func lookupString(obj []byte, key string, arena *[]byte) string {
 	return out
 }
 
-// annKV is one annotation as lookupString reads it.
-type annKV struct{ k, v string }
+// annKV is one annotation as lookupString reads it. A value with escapes
+// is kept raw until asked for (raw set): most are never read.
+type annKV struct {
+	k, v string
+	raw  bool
+}
 
 // appendAnnotations appends every key of obj with its value as
 // lookupString gives it (a string, the first string of a list, else ""),
@@ -752,12 +756,22 @@ func appendAnnotations(dst []annKV, obj []byte, arena *[]byte) []annKV {
 		return dst
 	}
 	s := scanner{b: obj, arena: arena}
-	s.object(1, func(k []byte) (bool, bool) {
+	dst, _ = s.annotations(dst)
+	return dst
+}
+
+// annotations scans the object at s.i into dst (see appendAnnotations).
+func (s *scanner) annotations(dst []annKV) ([]annKV, bool) {
+	ok := s.object(1, func(k []byte) (bool, bool) {
 		kv := annKV{k: StringView(k)}
 		var handled, ok = false, true
 		switch s.peek() {
 		case '"':
-			handled, ok = s.strValue(&kv.v)
+			var raw []byte
+			var escaped bool
+			raw, escaped, ok = s.rawString()
+			handled = true
+			kv.v, kv.raw = StringView(raw), escaped
 		case '[':
 			var buf [4]string
 			var vals []string
@@ -769,7 +783,7 @@ func appendAnnotations(dst []annKV, obj []byte, arena *[]byte) []annKV {
 		dst = append(dst, kv)
 		return handled, ok
 	})
-	return dst
+	return dst, ok
 }
 
 // visitStrings calls fn for each key of a JSON object's bytes with its
