@@ -74,6 +74,9 @@ measure "top --by user, zstd, all cores"       "$bytes" "$events" "$BIN" top -q 
 if command -v zstd > /dev/null; then
 	measure "zstd alone (zstd -dc)"            "$bytes" "$events" zstd -dc "$PROJECT.zst"
 fi
+echo "-- the reader's own decoders alone (go test -bench):"
+AUDIT_BENCH_FILE="$PROJECT" AUDIT_BENCH_GZIP="$PROJECT.gz" AUDIT_BENCH_ZSTD="$PROJECT.zst" \
+	go test ./sources -run XXX -bench 'GunzipOnly|ZstdOnly' -benchtime 2x | grep '^Benchmark'
 measure "top --by user, 10 overlapping inputs" "$((bytes * 10))" "$((events * 10))" "$BIN" top -q --by user -f "$DIR/x10"
 measure "detect, 10 overlapping inputs"        "$((bytes * 10))" "$((events * 10))" "$BIN" detect -q -f "$DIR/x10"
 hab=$(stat -c %s "$DIR/ha-as-one.log")
