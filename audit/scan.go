@@ -299,6 +299,9 @@ func (s *scanner) number() ([]byte, bool) {
 	if s.peek() == '-' {
 		s.i++
 	}
+	if c := s.peek(); c < '0' || c > '9' {
+		return nil, false // "+1", ".5": not JSON numbers
+	}
 	digits := 0
 	for s.i < len(s.b) {
 		c := s.b[s.i]
@@ -320,27 +323,88 @@ func (s *scanner) number() ([]byte, bool) {
 // object calls field for each key of the object at s.i. field must consume
 // the value (or return false to have it skipped).
 func (s *scanner) object(depth int, field func(key []byte) (handled, ok bool)) bool {
+	return s.objectIn(depth, nil, field)
+}
+
+// keyOrder is the keys an object usually has, in the order kube-apiserver
+// writes them (its Go structs' field order): a key that is one of the next
+// few expected is matched by a compare of its bytes with `"key":` instead
+// of being scanned as a string and then compared.
+type keyOrder []keyLit
+
+type keyLit struct {
+	lit   string // `"key":`
+	head  uint64 // lit's first 8 bytes, little-endian (zero-padded)
+	mask  uint64 // the bytes of head that lit has
+	key   []byte
+	short bool // lit is at most 8 bytes
+}
+
+func newKeyOrder(keys ...string) keyOrder {
+	o := make(keyOrder, len(keys))
+	for i, k := range keys {
+		lit := `"` + k + `":`
+		var b [8]byte
+		n := copy(b[:], lit)
+		o[i] = keyLit{lit: lit, head: binary.LittleEndian.Uint64(b[:]), mask: ^uint64(0) >> (64 - 8*n), key: []byte(k), short: len(lit) <= 8}
+	}
+	return o
+}
+
+// match reports whether b[i:] starts with the literal.
+func (l *keyLit) match(b []byte, i int) bool {
+	if len(b)-i < len(l.lit) {
+		return false
+	}
+	if len(b)-i >= 8 {
+		if binary.LittleEndian.Uint64(b[i:])&l.mask != l.head {
+			return false
+		}
+		if l.short {
+			return true
+		}
+	}
+	return string(b[i:i+len(l.lit)]) == l.lit
+}
+
+// lookahead is how many keys of an order are tried: the usual ones may be
+// absent (impersonatedUser, the bodies), not many in a row.
+const lookahead = 4
+
+// objectIn is object with the keys' usual order (nil: none).
+func (s *scanner) objectIn(depth int, order keyOrder, field func(key []byte) (handled, ok bool)) bool {
 	if !s.expect('{') {
 		return false
 	}
 	if s.expect('}') {
 		return true
 	}
+	next := 0
 	for {
 		s.ws()
-		key, escaped, ok := s.rawString()
-		if !ok {
-			return false
+		var key []byte
+		for j := next; j < len(order) && j < next+lookahead; j++ {
+			if order[j].match(s.b, s.i) {
+				key = order[j].key
+				s.i += len(order[j].lit)
+				next = j + 1
+				break
+			}
 		}
-		if escaped {
-			var tmp []byte
-			if tmp, ok = unescape(nil, key); !ok {
+		if key == nil {
+			k, escaped, ok := s.rawString()
+			if !ok {
 				return false
 			}
-			key = tmp
-		}
-		if !s.expect(':') {
-			return false
+			if escaped {
+				if k, ok = unescape(nil, k); !ok {
+					return false
+				}
+			}
+			if !s.expect(':') {
+				return false
+			}
+			key = k
 		}
 		s.ws()
 		handled, ok := field(key)
@@ -510,7 +574,7 @@ func (e *Event) scan(b []byte) scanResult {
 		return scanMalformed
 	}
 	var kind string
-	ok := s.object(0, func(key []byte) (bool, bool) {
+	ok := s.objectIn(0, eventOrder, func(key []byte) (bool, bool) {
 		switch string(key) {
 		case "kind":
 			return s.strValue(&kind)
@@ -545,7 +609,7 @@ func (e *Event) scan(b []byte) scanResult {
 				return false, true
 			}
 			r := &e.ObjectRef
-			return true, s.object(1, func(k []byte) (bool, bool) {
+			return true, s.objectIn(1, objectRefOrder, func(k []byte) (bool, bool) {
 				switch string(k) {
 				case "resource":
 					return s.strValue(&r.Resource)
@@ -570,7 +634,7 @@ func (e *Event) scan(b []byte) scanResult {
 			if s.peek() != '{' {
 				return false, true
 			}
-			return true, s.object(1, func(k []byte) (bool, bool) {
+			return true, s.objectIn(1, statusOrder, func(k []byte) (bool, bool) {
 				switch string(k) {
 				case "code":
 					if n, ok := s.number(); ok {
@@ -676,7 +740,7 @@ func (s *scanner) user(u *UserInfo) (bool, bool) {
 	if s.peek() != '{' {
 		return false, true
 	}
-	return true, s.object(1, func(k []byte) (bool, bool) {
+	return true, s.objectIn(1, userOrder, func(k []byte) (bool, bool) {
 		switch string(k) {
 		case "username":
 			return s.strValue(&u.Username)
@@ -698,6 +762,16 @@ func (s *scanner) user(u *UserInfo) (bool, bool) {
 		return false, true
 	})
 }
+
+// The key orders of audit.k8s.io/v1 objects as kube-apiserver writes them.
+var (
+	eventOrder = newKeyOrder("kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb",
+		"user", "impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus",
+		"requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations")
+	userOrder      = newKeyOrder("username", "uid", "groups", "extra")
+	objectRefOrder = newKeyOrder("resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion", "subresource")
+	statusOrder    = newKeyOrder("metadata", "status", "message", "reason", "details", "code")
+)
 
 func atoi(b []byte) int {
 	// Response codes are integers; like fastjson's GetInt, anything else
