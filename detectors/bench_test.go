@@ -1,11 +1,16 @@
 package detectors_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/corpus"
@@ -116,4 +121,127 @@ func BenchmarkReadOnly(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkScaling runs top --by user and detect (every shipped rule) on
+// large-cluster-shaped logs of about 100 k, 1 M and 5 M events (128 MB,
+// 1.3 GB, 6.4 GB), and reports ns/event and the peak live heap: both should
+// stay flat as the input grows. The logs are written once into
+// $AUDIT_BENCH_DIR (the benchmark is skipped without it):
+//
+//	AUDIT_BENCH_DIR=/tmp/scaling go test ./detectors -run XXX -bench Scaling -benchtime 1x
+func BenchmarkScaling(b *testing.B) {
+	dir := os.Getenv("AUDIT_BENCH_DIR")
+	if dir == "" {
+		b.Skip("set AUDIT_BENCH_DIR to a directory for the generated logs (7.8 GB)")
+	}
+	for _, sz := range []struct {
+		name string
+		size int64
+	}{{"events=100k", 128 << 20}, {"events=1M", 1300 << 20}, {"events=5M", 6400 << 20}} {
+		file := filepath.Join(dir, "large-"+sz.name+".log")
+		events := ensureCorpus(b, file, sz.size)
+		in, err := sources.ResolveInputs([]string{file}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys, err := top.ParseKeys("user")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, work := range []string{"top", "detect"} {
+			b.Run(work+"/"+sz.name, func(b *testing.B) {
+				peak := watchLiveHeap()
+				for i := 0; i < b.N; i++ {
+					switch work {
+					case "top":
+						ro := sources.ReadOptions{Inputs: in, Workers: 2}
+						if _, err := sources.Read(context.Background(), ro, func() audit.Sink {
+							return top.New(top.Options{Groupings: [][]top.KeySpec{keys}})
+						}); err != nil {
+							b.Fatal(err)
+						}
+					case "detect":
+						runShipped(b, file, 2)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*events), "ns/event")
+				b.ReportMetric(float64(peak())/(1<<20), "peak-live-MB")
+			})
+		}
+	}
+}
+
+// ensureCorpus writes a large-shape corpus of about size bytes to file
+// unless it is there, and returns its number of events.
+func ensureCorpus(b *testing.B, file string, size int64) int64 {
+	if fi, err := os.Stat(file); err == nil && fi.Size() >= size*9/10 {
+		n, err := countLines(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	n, err := corpus.Generate(bw, corpus.Options{Size: size, Seed: 7, Shape: corpus.ShapeLarge})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func countLines(file string) (int64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// watchLiveHeap samples the live heap (as of the last collection) every
+// 20 ms; the returned function stops sampling and gives the peak.
+func watchLiveHeap() func() uint64 {
+	done := make(chan struct{})
+	result := make(chan uint64)
+	go func() {
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var peak uint64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak {
+				peak = v
+			}
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-result }
 }
