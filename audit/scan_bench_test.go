@@ -10,18 +10,7 @@ import (
 // see cmd/audit-corpus), or of testdata/events.jsonl, one event at a time
 // on one core.
 func BenchmarkScan(b *testing.B) {
-	path := os.Getenv("AUDIT_BENCH_FILE")
-	if path == "" {
-		path = "testdata/events.jsonl"
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(data) > 64<<20 {
-		data = data[:bytes.LastIndexByte(data[:64<<20], '\n')+1]
-	}
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	data, lines := benchLines(b)
 	var e Event
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
@@ -38,18 +27,7 @@ func BenchmarkScan(b *testing.B) {
 // BenchmarkDecode is what the reader does per line: Decode, which checks
 // UTF-8 and scans.
 func BenchmarkDecode(b *testing.B) {
-	path := os.Getenv("AUDIT_BENCH_FILE")
-	if path == "" {
-		path = "testdata/events.jsonl"
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(data) > 64<<20 {
-		data = data[:bytes.LastIndexByte(data[:64<<20], '\n')+1]
-	}
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	data, lines := benchLines(b)
 	var d Decoder
 	d.Emit = func(*Event) {}
 	b.SetBytes(int64(len(data)))
@@ -62,4 +40,21 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchLines reads $AUDIT_BENCH_FILE (or the test events), at most its
+// first 64 MB, and splits it into lines.
+func benchLines(b *testing.B) ([]byte, [][]byte) {
+	path := os.Getenv("AUDIT_BENCH_FILE")
+	if path == "" {
+		path = "testdata/events.jsonl"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(data) > 64<<20 {
+		data = data[:bytes.LastIndexByte(data[:64<<20], '\n')+1]
+	}
+	return data, bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 }

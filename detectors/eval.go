@@ -140,15 +140,8 @@ func (e *Engine) evaluate(i int, w *window) {
 	}
 	for j, env := range envs {
 		env["__peers_count"] = len(envs)
-		if c.When != nil {
-			out, err := e.gvm.Run(c.When, env)
-			if err != nil {
-				e.merged[i].evalErrors++
-				continue
-			}
-			if b, _ := out.(bool); !b {
-				continue
-			}
+		if !e.holds(i, env) {
+			continue
 		}
 		g := w.groups[keys[j]]
 		if need != nil {
@@ -163,6 +156,22 @@ func (e *Engine) evaluate(i int, w *window) {
 		}
 		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: g, env: env})
 	}
+}
+
+// holds runs rule i's when on a group view; true when the group fires (or
+// the rule has no when). A failing when is counted.
+func (e *Engine) holds(i int, env map[string]any) bool {
+	when := e.comp[i].When
+	if when == nil {
+		return true
+	}
+	out, err := e.gvm.Run(when, env)
+	if err != nil {
+		e.merged[i].evalErrors++
+		return false
+	}
+	b, _ := out.(bool)
+	return b
 }
 
 // judgeAlone is evaluate for a rule whose groups are judged each on its
@@ -189,12 +198,7 @@ func (e *Engine) judgeAlone(i int, w *window, need map[string]bool) {
 			clear(env)
 			e.fillEnv(env, i, w, g, need)
 			env["__peers_count"] = peers
-			out, err := e.gvm.Run(c.When, env)
-			if err != nil {
-				e.merged[i].evalErrors++
-				continue
-			}
-			if b, _ := out.(bool); !b {
+			if !e.holds(i, env) {
 				continue
 			}
 		}
