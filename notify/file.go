@@ -147,6 +147,13 @@ func (s *sarifFile) ShowsActive() bool { return true }
 // WriteFileAtomic writes a file whole or not at all: a temporary file in
 // the same directory, synced, renamed over path, and the directory synced.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteFileAtomicSteps(path, data, perm, nil, nil)
+}
+
+// WriteFileAtomicSteps is WriteFileAtomic that calls synced once the
+// temporary file is synced and renamed once it is renamed over path (nil:
+// nothing), the points a fault test kills a run at.
+func WriteFileAtomicSteps(path string, data []byte, perm os.FileMode, synced, renamed func()) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -168,8 +175,14 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	if synced != nil {
+		synced()
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
+	}
+	if renamed != nil {
+		renamed()
 	}
 	return syncDir(dir)
 }

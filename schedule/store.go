@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-audit/kubectl-audit/notify"
 )
 
 // ErrBusy says another run holds the state: it is running now (or it
@@ -116,36 +118,11 @@ func (s *fileStore) Save(_ context.Context, st *State) error {
 	return writeAtomic(s.path, b)
 }
 
-// writeAtomic replaces path with data: a temporary file beside it,
-// synced, renamed over it, the directory synced.
+// writeAtomic replaces path with data (readable by its owner only), with
+// the fault test's pause points after the sync and after the rename.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	pause.at("state-temp")
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	pause.at("state-renamed")
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not every filesystem syncs a directory
-		_ = d.Close()
-	}
-	return nil
+	return notify.WriteFileAtomicSteps(path, data, 0o600,
+		func() { pause.at("state-temp") }, func() { pause.at("state-renamed") })
 }
 
 // configMapStore keeps the state gzip'd in a ConfigMap's binaryData. Save
