@@ -719,21 +719,33 @@ func (e *Engine) takeReady(final bool) []readyWindow {
 		if !final && e.rules[i].Window.Whole() {
 			continue
 		}
-		var starts []int64
-		for start, w := range m.windows {
-			if final || w.end <= horizon {
-				starts = append(starts, start)
-			}
+		upTo := horizon
+		if final {
+			upTo = 1<<63 - 1
 		}
-		sort.Slice(starts, func(a, b int) bool { return starts[a] < starts[b] })
-		for _, start := range starts {
-			w := m.windows[start]
-			delete(m.windows, start)
-			out = append(out, readyWindow{rule: i, w: w})
-			if w.end > m.closedUpTo {
-				m.closedUpTo = w.end
-			}
+		for _, r := range e.takeEnded(i, upTo) {
+			out = append(out, r)
+			m.closedUpTo = max(m.closedUpTo, r.w.end)
 		}
+	}
+	return out
+}
+
+// takeEnded removes rule i's merged windows that end by horizon and
+// returns them oldest first. Called with e.mu held.
+func (e *Engine) takeEnded(i int, horizon int64) []readyWindow {
+	m := &e.merged[i]
+	var starts []int64
+	for start, w := range m.windows {
+		if w.end <= horizon {
+			starts = append(starts, start)
+		}
+	}
+	sort.Slice(starts, func(a, b int) bool { return starts[a] < starts[b] })
+	out := make([]readyWindow, 0, len(starts))
+	for _, start := range starts {
+		out = append(out, readyWindow{rule: i, w: m.windows[start]})
+		delete(m.windows, start)
 	}
 	return out
 }

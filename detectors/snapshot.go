@@ -305,18 +305,7 @@ func (e *Engine) takeSuspended(horizon int64) []readyWindow {
 			}
 			continue
 		}
-		var starts []int64
-		for start, w := range m.windows {
-			if w.end <= horizon {
-				starts = append(starts, start)
-			}
-		}
-		sort.Slice(starts, func(a, b int) bool { return starts[a] < starts[b] })
-		for _, start := range starts {
-			w := m.windows[start]
-			delete(m.windows, start)
-			out = append(out, readyWindow{rule: i, w: w})
-		}
+		out = append(out, e.takeEnded(i, horizon)...)
 		m.closedUpTo = max(m.closedUpTo, horizon)
 	}
 	return out
