@@ -39,6 +39,10 @@ type Decoder struct {
 	inInner bool
 	// item holds a batch element re-serialized for the scanner.
 	item []byte
+	// bm is the current line's bitmap (classify).
+	bm []uint64
+	// tc caches the minute of the timestamps last read.
+	tc minuteCache
 }
 
 // DecodeError says why a line was skipped.
@@ -61,12 +65,14 @@ func (d *DecodeError) Error() string {
 // A plain event (the log backend's lines) goes through the scanner alone;
 // everything else (batches, envelopes, damage) through fastjson.
 func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
-	if !utf8.Valid(line) {
+	var high bool
+	d.bm, high = classify(line, d.bm)
+	if high && !utf8.Valid(line) {
 		i := firstInvalidUTF8(line)
 		return 0, &DecodeError{SkipInvalidUTF8, fmt.Sprintf("at byte %d of the line", i)}
 	}
 	d.ev.Source = pos
-	res := d.ev.scan(line)
+	res := d.ev.scan(line, d.bm, &d.tc)
 	switch res {
 	case scanEvent:
 		d.Emit(&d.ev)
@@ -99,7 +105,7 @@ func (d *Decoder) value(v *fastjson.Value, pos Position) (int, *DecodeError) {
 	if v.Exists("auditID") || isAuditKind(v) {
 		d.item = v.MarshalTo(d.item[:0])
 		d.ev.Source = pos
-		switch d.ev.scan(d.item) {
+		switch d.ev.scan(d.item, nil, &d.tc) {
 		case scanEvent:
 			d.Emit(&d.ev)
 			return 1, nil
@@ -147,7 +153,7 @@ func (d *Decoder) value(v *fastjson.Value, pos Position) (int, *DecodeError) {
 			return 0, &DecodeError{SkipGKE, "a Cloud Audit Logs entry, but not of Kubernetes (producer k8s.io)"}
 		}
 		d.ev.Source = pos
-		if d.ev.scan(d.item) != scanEvent {
+		if d.ev.scan(d.item, nil, &d.tc) != scanEvent {
 			return 0, &DecodeError{SkipGKE, "a Kubernetes Cloud Audit Logs entry without an operation id"}
 		}
 		d.Emit(&d.ev)
@@ -185,7 +191,7 @@ func (d *Decoder) embedded(s []byte, pos Position, field string) (int, *DecodeEr
 		return 0, &DecodeError{SkipNotAudit, "envelope nested in " + field}
 	}
 	d.ev.Source = pos
-	switch d.ev.scan(s) {
+	switch d.ev.scan(s, nil, &d.tc) {
 	case scanEvent:
 		d.Emit(&d.ev)
 		return 1, nil

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/binary"
 	"strings"
 	"time"
 	"unsafe"
@@ -359,24 +360,69 @@ func parseTimeFast(b []byte) (time.Time, bool) {
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, false
 	}
-	nsec := 0
-	rest := b[19 : len(b)-1]
-	if len(rest) > 0 {
-		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
-			return time.Time{}, false
-		}
-		frac, ok := num(rest[1:])
-		if !ok {
-			return time.Time{}, false
-		}
-		for i := len(rest) - 1; i < 9; i++ {
-			frac *= 10
-		}
-		nsec = frac
+	nsec, ok := fraction(b[19 : len(b)-1])
+	if !ok {
+		return time.Time{}, false
 	}
 	days := daysFromCivil(year, month, day)
 	unix := int64(days)*86400 + int64(hour*3600+minute*60+sec)
-	return time.Unix(unix, int64(nsec)).UTC(), true
+	return time.Unix(unix, nsec).UTC(), true
+}
+
+// fraction reads a timestamp's fraction of a second (".123456", or none)
+// as nanoseconds.
+func fraction(rest []byte) (int64, bool) {
+	if len(rest) == 0 {
+		return 0, true
+	}
+	if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range rest[1:] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	for i := len(rest) - 1; i < 9; i++ {
+		n *= 10
+	}
+	return n, true
+}
+
+// minuteCache remembers the minute of the last timestamp parsed
+// ("YYYY-MM-DDTHH:MM", which an event's timestamps and the next event's
+// nearly always share) and its Unix time: a timestamp in that minute is
+// read from its seconds and fraction alone.
+type minuteCache struct {
+	lo, hi uint64 // the minute's 16 bytes, little-endian
+	unix   int64
+	set    bool
+}
+
+// parse is parseTime with the cache (nil: none).
+func (c *minuteCache) parse(b []byte) time.Time {
+	if c == nil {
+		return parseTime(b)
+	}
+	if len(b) >= 20 && c.set && b[len(b)-1] == 'Z' && b[16] == ':' &&
+		binary.LittleEndian.Uint64(b) == c.lo && binary.LittleEndian.Uint64(b[8:]) == c.hi {
+		// Seconds 00-59; a leap second (60) takes the long way.
+		if s0, s1 := b[17]-'0', b[18]-'0'; s0 <= 5 && s1 <= 9 {
+			if nsec, ok := fraction(b[19 : len(b)-1]); ok {
+				return time.Unix(c.unix+int64(s0)*10+int64(s1), nsec).UTC()
+			}
+		}
+	}
+	t, ok := parseTimeFast(b)
+	if !ok {
+		return parseTime(b)
+	}
+	c.lo, c.hi = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+	c.unix = t.Unix() - int64(t.Second())
+	c.set = true
+	return t
 }
 
 // daysFromCivil is Howard Hinnant's days_from_civil: days since 1970-01-01.

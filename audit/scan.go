@@ -20,6 +20,10 @@ type scanner struct {
 	b     []byte
 	i     int
 	arena *[]byte
+	// bm is b's bitmap of quotes and backslashes (see classify), or nil.
+	bm []uint64
+	// tc is the decoder's timestamp cache, or nil.
+	tc *minuteCache
 }
 
 type timeT = time.Time
@@ -60,6 +64,9 @@ func (s *scanner) rawString() ([]byte, bool, bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false, false
 	}
+	if s.bm != nil {
+		return s.rawStringBitmap()
+	}
 	start := s.i + 1
 	b := s.b
 	j := start
@@ -92,6 +99,45 @@ func (s *scanner) rawString() ([]byte, bool, bool) {
 	raw := b[start:j]
 	// Raw control characters are accepted, as fastjson and kube-apiserver's
 	// readers do; checking them byte by byte would halve the scan speed.
+	if escaped && !validEscapes(raw) {
+		return nil, false, false
+	}
+	s.i = j + 1
+	return raw, escaped, true
+}
+
+// rawStringBitmap is rawString with the line's bitmap: the next quote or
+// backslash is the lowest bit set from j on.
+func (s *scanner) rawStringBitmap() ([]byte, bool, bool) {
+	b, bm := s.b, s.bm
+	start := s.i + 1
+	j := start
+	escaped := false
+	for {
+		w := j >> 6
+		if w >= len(bm) {
+			return nil, false, false
+		}
+		m := bm[w] >> (uint(j) & 63)
+		for m == 0 {
+			w++
+			if w >= len(bm) {
+				return nil, false, false
+			}
+			m = bm[w]
+			j = w << 6
+		}
+		j += bits.TrailingZeros64(m)
+		if j >= len(b) {
+			return nil, false, false
+		}
+		if b[j] == '"' {
+			break
+		}
+		escaped = true
+		j += 2 // the escape and the escaped byte
+	}
+	raw := b[start:j]
 	if escaped && !validEscapes(raw) {
 		return nil, false, false
 	}
@@ -460,7 +506,7 @@ func (s *scanner) timeValue(dst *timeT, bad *string) (bool, bool) {
 	}
 	v, handled, ok := s.stringBytes()
 	if handled && ok {
-		*dst = parseTime(v)
+		*dst = s.tc.parse(v)
 		if dst.IsZero() && len(v) > 0 && *bad == "" {
 			*bad = strconv.Quote(string(v))
 		}
@@ -558,11 +604,13 @@ const (
 // Scan fills e from one serialized audit event (a line the log backend
 // wrote, or an event the reader held back) and reports whether b is one.
 // The view points into b: it is valid as long as b is not modified.
-func (e *Event) Scan(b []byte) bool { return e.scan(b) == scanEvent }
+func (e *Event) Scan(b []byte) bool { return e.scan(b, nil, nil) == scanEvent }
 
-func (e *Event) scan(b []byte) scanResult {
+// scan is Scan with b's bitmap (classify) and a timestamp cache, each
+// optional (nil).
+func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache) scanResult {
 	e.reset()
-	s := scanner{b: b, arena: &e.arena}
+	s := scanner{b: b, arena: &e.arena, bm: bm, tc: tc}
 	s.ws()
 	if s.peek() != '{' {
 		// Not an object: say whether it is valid JSON at all.

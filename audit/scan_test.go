@@ -120,7 +120,7 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 		var p fastjson.Parser
 		v, perr := p.ParseBytes(line)
 		var e Event
-		res := e.scan(line)
+		res := scanBoth(t, &e, line)
 		if perr != nil {
 			if res != scanMalformed && !json.Valid(line) {
 				t.Fatalf("fastjson rejects (%v) but the scanner says %v", perr, res)
@@ -169,7 +169,7 @@ func TestScanEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		var e Event
-		if res := e.scan(l); res != scanEvent {
+		if res := scanBoth(t, &e, l); res != scanEvent {
 			t.Fatalf("line %d: scan = %v", i+1, res)
 		}
 		if got, want := describe(&e), reference(v); got != want {
@@ -206,7 +206,7 @@ func TestBodyPaths(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var e Event
-			if res := e.scan([]byte(tt.line)); res != scanEvent {
+			if res := scanBoth(t, &e, []byte(tt.line)); res != scanEvent {
 				t.Fatalf("scan = %v", res)
 			}
 			v := fastjson.MustParse(tt.line)
@@ -267,7 +267,7 @@ func TestAnnotationCache(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var e Event
-			if res := e.scan([]byte(head + tt.ann + "}")); res != scanEvent {
+			if res := scanBoth(t, &e, []byte(head+tt.ann+"}")); res != scanEvent {
 				t.Fatalf("scan = %v", res)
 			}
 			for _, k := range tt.keys {
@@ -278,5 +278,53 @@ func TestAnnotationCache(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// scanBoth scans line with its bitmap (classify) and a timestamp cache
+// into e, and word by word without a cache into another event, and fails unless both read the same.
+func scanBoth(t testing.TB, e *Event, line []byte) scanResult {
+	t.Helper()
+	bm, _ := classify(line, nil)
+	var tc minuteCache
+	res := e.scan(line, bm, &tc)
+	var w Event
+	if wres := w.scan(line, nil, nil); wres != res {
+		t.Fatalf("%q: with the bitmap the scan says %v, word by word %v", line, res, wres)
+	}
+	if res == scanEvent {
+		if got, want := describe(e), describe(&w); got != want {
+			t.Fatalf("%q: with the bitmap\n%s\nword by word\n%s", line, got, want)
+		}
+	}
+	return res
+}
+
+// TestMinuteCache reads timestamps in turn through one cache, as a
+// decoder does, and checks each against parseTime: hits, misses, a new
+// minute, a leap second, damage after a cached minute.
+func TestMinuteCache(t *testing.T) {
+	var c minuteCache
+	for _, ts := range []string{
+		"2026-12-01T10:00:00.123456Z",
+		"2026-12-01T10:00:59.999999Z", // same minute
+		"2026-12-01T10:00:07Z",        // no fraction
+		"2026-12-01T10:00:07.5Z",
+		"2026-12-01T10:01:00.000001Z", // next minute
+		"2026-12-01T10:01:60.5Z",      // leap second: the long way
+		"2026-12-01T10:01:6x.5Z",      // damaged seconds
+		"2026-12-01T10:01:05.12345678901Z",
+		"2026-12-01T10:01:05.12a456Z",
+		"2026-12-01T10:01:05.123456",   // no Z: a layout of parseTime's
+		"2026-12-01T10:01:05.123+01:00", // an offset
+		"2026-12-01T10:01:05.Z",
+		"2026-12-31T23:59:59.999999999Z",
+		"2027-01-01T00:00:00Z",
+		"",
+		"x",
+	} {
+		if got, want := c.parse([]byte(ts)), parseTime([]byte(ts)); !got.Equal(want) || got.Location() != want.Location() {
+			t.Errorf("%q: cached %v, want %v", ts, got, want)
+		}
 	}
 }
