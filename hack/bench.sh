@@ -15,7 +15,7 @@ SIZE=${1:-1GB}
 DIR=${BENCH_DIR:-/tmp/kubectl-audit-bench}
 mkdir -p "$DIR"
 BIN="$DIR/kubectl-audit"
-go build -o "$BIN" ./cmd/kubectl-audit
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$BIN" ./cmd/kubectl-audit # as the release builds it
 go build -o "$DIR/audit-corpus" ./cmd/audit-corpus
 (cd bench && go build -o "$DIR/vsduckdb" ./cmd/vsduckdb)
 

@@ -21,6 +21,7 @@ import (
 const memoryLimit = 100 << 20
 
 func main() {
+	releaseExecutablePages()
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
