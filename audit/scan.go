@@ -134,15 +134,25 @@ func (s *scanner) rawStringBitmap() ([]byte, bool, bool) {
 		if b[j] == '"' {
 			break
 		}
+		// An escape, checked here rather than by validEscapes after.
 		escaped = true
-		j += 2 // the escape and the escaped byte
-	}
-	raw := b[start:j]
-	if escaped && !validEscapes(raw) {
-		return nil, false, false
+		if j+1 >= len(b) {
+			return nil, false, false
+		}
+		switch b[j+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			j += 2
+		case 'u':
+			if _, ok := hex4(b[j+2:]); !ok {
+				return nil, false, false
+			}
+			j += 6
+		default:
+			return nil, false, false
+		}
 	}
 	s.i = j + 1
-	return raw, escaped, true
+	return b[start:j], escaped, true
 }
 
 const (
@@ -605,6 +615,19 @@ const (
 // wrote, or an event the reader held back) and reports whether b is one.
 // The view points into b: it is valid as long as b is not modified.
 func (e *Event) Scan(b []byte) bool { return e.scan(b, nil, nil) == scanEvent }
+
+// Rescanner scans events held back as JSON (AppendJSON) as Decode scans
+// lines, with a bitmap and a timestamp cache; for one goroutine.
+type Rescanner struct {
+	bm []uint64
+	tc minuteCache
+}
+
+// Scan is e.Scan(b).
+func (r *Rescanner) Scan(e *Event, b []byte) bool {
+	r.bm, _ = classify(b, r.bm)
+	return e.scan(b, r.bm, &r.tc) == scanEvent
+}
 
 // scan is Scan with b's bitmap (classify) and a timestamp cache, each
 // optional (nil).

@@ -1092,8 +1092,9 @@ func (w *worker) deliver(e *audit.Event) {
 // whatever order the workers finish their chunks in.
 type sequencer struct {
 	worker
-	// ev is the view records are re-read into.
+	// ev is the view records are re-read into, by rs.
 	ev      audit.Event
+	rs      audit.Rescanner
 	next    int64
 	waiting map[int64]lrBatch
 	// open holds the requests counted at ResponseStarted whose
@@ -1206,7 +1207,7 @@ func (s *sequencer) remember(id string) {
 
 // emit re-decodes a record's event and delivers it.
 func (s *sequencer) emit(rec lrRecord) {
-	if s.ev.Scan(rec.raw) {
+	if s.rs.Scan(&s.ev, rec.raw) {
 		s.ev.Source = rec.pos
 		s.deliver(&s.ev)
 	}
