@@ -328,3 +328,27 @@ func TestMinuteCache(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyLitMatch compares the word compares of keyLit.match with a plain
+// prefix test, for keys of every length up to 30, a byte changed at each
+// place, and the input cut short.
+func TestKeyLitMatch(t *testing.T) {
+	for n := 1; n <= 30; n++ {
+		key := strings.Repeat("k", n-1) + "z"
+		l := &newKeyOrder(key)[0]
+		inputs := [][]byte{[]byte(l.lit + `"v"}`), []byte(l.lit)}
+		for i := range l.lit {
+			b := []byte(l.lit + `"v"}`)
+			b[i] ^= 0x20
+			inputs = append(inputs, b, b[:len(l.lit)], []byte(l.lit[:i]))
+		}
+		for _, in := range inputs {
+			for _, pad := range []string{"", "{", `{"a":1,`} {
+				b := append([]byte(pad), in...)
+				if got, want := l.match(b, len(pad)), bytes.HasPrefix(b[len(pad):], []byte(l.lit)); got != want {
+					t.Errorf("key %q in %q at %d: match %v, want %v", key, b, len(pad), got, want)
+				}
+			}
+		}
+	}
+}
