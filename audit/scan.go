@@ -59,56 +59,16 @@ func (s *scanner) expect(c byte) bool {
 }
 
 // rawString scans a string at s.i and returns its raw content (escapes
-// kept) and whether it has escapes.
+// kept) and whether it has escapes. With the line's bitmap, the next quote
+// or backslash is the lowest bit set from j on; escapes are checked on the
+// way (without, rawStringWords).
 func (s *scanner) rawString() ([]byte, bool, bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false, false
 	}
-	if s.bm != nil {
-		return s.rawStringBitmap()
+	if s.bm == nil {
+		return s.rawStringWords()
 	}
-	start := s.i + 1
-	b := s.b
-	j := start
-	escaped := false
-	// One pass for the closing quote and escapes: audit strings are short,
-	// so a plain loop beats two vectorized searches and their call costs.
-	for {
-		// Eight bytes at a time while none is a quote or a backslash; the
-		// lowest flagged byte of a word is the first special one (a
-		// borrow can only flag bytes above it).
-		for j+8 <= len(b) {
-			if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		for j < len(b) && b[j] != '"' && b[j] != '\\' {
-			j++
-		}
-		if j >= len(b) {
-			return nil, false, false
-		}
-		if b[j] == '"' {
-			break
-		}
-		escaped = true
-		j += 2 // the escape and the escaped byte
-	}
-	raw := b[start:j]
-	// Raw control characters are accepted, as fastjson and kube-apiserver's
-	// readers do; checking them byte by byte would halve the scan speed.
-	if escaped && !validEscapes(raw) {
-		return nil, false, false
-	}
-	s.i = j + 1
-	return raw, escaped, true
-}
-
-// rawStringBitmap is rawString with the line's bitmap: the next quote or
-// backslash is the lowest bit set from j on.
-func (s *scanner) rawStringBitmap() ([]byte, bool, bool) {
 	b, bm := s.b, s.bm
 	start := s.i + 1
 	j := start
@@ -155,6 +115,47 @@ func (s *scanner) rawStringBitmap() ([]byte, bool, bool) {
 	return b[start:j], escaped, true
 }
 
+// rawStringWords is rawString without a bitmap: eight bytes at a time.
+func (s *scanner) rawStringWords() ([]byte, bool, bool) {
+	start := s.i + 1
+	b := s.b
+	j := start
+	escaped := false
+	// One pass for the closing quote and escapes: audit strings are short,
+	// so a plain loop beats two vectorized searches and their call costs.
+	for {
+		// Eight bytes at a time while none is a quote or a backslash; the
+		// lowest flagged byte of a word is the first special one (a
+		// borrow can only flag bytes above it).
+		for j+8 <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+			j++
+		}
+		if j >= len(b) {
+			return nil, false, false
+		}
+		if b[j] == '"' {
+			break
+		}
+		escaped = true
+		j += 2 // the escape and the escaped byte
+	}
+	raw := b[start:j]
+	// Raw control characters are accepted, as fastjson and kube-apiserver's
+	// readers do; checking them byte by byte would halve the scan speed.
+	if escaped && !validEscapes(raw) {
+		return nil, false, false
+	}
+	s.i = j + 1
+	return raw, escaped, true
+}
+
 const (
 	lsb         = 0x0101010101010101
 	msb         = 0x8080808080808080
@@ -179,6 +180,11 @@ func (s *scanner) str() ([]byte, bool) {
 	if !escaped {
 		return raw, true
 	}
+	return s.unescaped(raw)
+}
+
+// unescaped unescapes raw into the arena.
+func (s *scanner) unescaped(raw []byte) ([]byte, bool) {
 	start := len(*s.arena)
 	out, ok := unescape(*s.arena, raw)
 	if !ok {
@@ -488,13 +494,20 @@ func (s *scanner) stringBytes() (v []byte, handled, ok bool) {
 	return v, true, ok
 }
 
-// strValue scans a string value into dst.
+// strValue scans a string value into dst, as stringBytes (one call less
+// per string: the hot path of every field).
 func (s *scanner) strValue(dst *string) (bool, bool) {
-	v, handled, ok := s.stringBytes()
-	if handled && ok {
+	if s.peek() != '"' {
+		return false, true
+	}
+	v, escaped, ok := s.rawString()
+	if ok && escaped {
+		v, ok = s.unescaped(v)
+	}
+	if ok {
 		*dst = StringView(v)
 	}
-	return handled, ok
+	return true, ok
 }
 
 // timeValue scans a timestamp into dst: an RFC 3339 string (or one of the
