@@ -64,6 +64,8 @@ func (d *DecodeError) Error() string {
 // number of events emitted, or an error saying why nothing usable was found.
 // A plain event (the log backend's lines) goes through the scanner alone;
 // everything else (batches, envelopes, damage) through fastjson.
+// Decode may read, never write, up to 63 bytes of line's capacity past its
+// length (the rest of its chunk): they must not change meanwhile.
 func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
 	var high bool
 	d.bm, high = classify(line, d.bm)
