@@ -8,7 +8,8 @@ import (
 
 // BenchmarkScan scans the lines of $AUDIT_BENCH_FILE (a generated log;
 // see cmd/audit-corpus), or of testdata/events.jsonl, one event at a time
-// on one core.
+// on one core, without the line bitmap (Event.Scan): the scanner of a
+// machine without AVX2, and of events re-read from memory.
 func BenchmarkScan(b *testing.B) {
 	data, lines := benchLines(b)
 	var e Event
@@ -24,8 +25,9 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
-// BenchmarkDecode is what the reader does per line: Decode, which checks
-// UTF-8 and scans.
+// BenchmarkDecode is what the reader does per line: Decode, which builds
+// the line's bitmap (AVX2), checks UTF-8 if the line is not ASCII, and
+// scans.
 func BenchmarkDecode(b *testing.B) {
 	data, lines := benchLines(b)
 	var d Decoder
