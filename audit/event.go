@@ -250,6 +250,10 @@ func (e *Event) at(path []string) (*fastjson.Value, []string) {
 	return e.Value(), path
 }
 
+// RawJSON is the event's JSON as read: a view, valid as long as the
+// event's input bytes are (AppendJSON copies it).
+func (e *Event) RawJSON() []byte { return e.raw }
+
 // AppendJSON appends the event's JSON to dst.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	return append(dst, e.raw...)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // ReadOptions configures the reading path.
@@ -259,6 +260,9 @@ type lrRecord struct {
 type lrBatch struct {
 	seq  int64
 	recs []lrRecord
+	// buf is the chunk's pooled buffer when recs are views into it: the
+	// sequencer returns it to the pool once it has resolved them.
+	buf *[]byte
 	// hi is the latest stageTimestamp of the chunk's events (Unix ns).
 	hi int64
 }
@@ -367,7 +371,7 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 	batches := make(chan lrBatch, 4*workers)
 	seqDone := make(chan struct{})
 	go func() {
-		seq.run(batches)
+		seq.run(batches, r.putBuf)
 		close(seqDone)
 	}()
 
@@ -381,10 +385,13 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 			defer wg.Done()
 			for c := range r.chunks {
 				recs := w.process(c)
-				if c.buf != nil {
+				b := lrBatch{seq: c.seq, recs: recs, hi: w.hi}
+				if c.buf != nil && w.views {
+					b.buf = c.buf // held until the sequencer is done with the views
+				} else if c.buf != nil {
 					r.putBuf(c.buf)
 				}
-				batches <- lrBatch{seq: c.seq, recs: recs, hi: w.hi}
+				batches <- b
 			}
 		}()
 	}
@@ -943,6 +950,7 @@ type worker struct {
 	perInput    []InputStats
 	problems    []Problem
 	recs        []lrRecord
+	views       bool
 	cur         *chunk
 	// hi is the latest stageTimestamp of the chunk being processed.
 	hi int64
@@ -954,10 +962,12 @@ func newWorker(sink audit.Sink, opts ReadOptions, stageSet map[string]bool, inpu
 	return w
 }
 
-// process decodes one chunk and returns the events held for the sequencer.
+// process decodes one chunk and returns the events held for the sequencer;
+// w.views says whether some of them are views into c.data.
 func (w *worker) process(c *chunk) []lrRecord {
 	w.cur = c
 	w.recs = nil
+	w.views = false
 	w.hi = 0
 	if p := w.opts.Progress; p != nil {
 		defer func(before int64) { p.Events.Add(w.events - before) }(w.events)
@@ -1009,6 +1019,16 @@ func (w *worker) process(c *chunk) []lrRecord {
 		}
 	}
 	return w.recs
+}
+
+// within reports whether b lies in the memory of in (up to its capacity).
+func within(b, in []byte) bool {
+	if len(b) == 0 || cap(in) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(in)))
+	return p >= lo && p+uintptr(len(b)) <= lo+uintptr(cap(in))
 }
 
 func isBlank(b []byte) bool {
@@ -1069,11 +1089,20 @@ func (w *worker) route(e *audit.Event) {
 		w.otherStages++
 		return
 	}
+	// The event's JSON is a view into the chunk when it is a line of it
+	// (the chunk's buffer then waits for the sequencer), a copy otherwise
+	// (an element of a batch, re-serialized into the decoder's buffer).
+	raw := e.RawJSON()
+	if within(raw, w.cur.data) {
+		w.views = true
+	} else {
+		raw = bytes.Clone(raw)
+	}
 	w.recs = append(w.recs, lrRecord{
 		auditID: strings.Clone(e.AuditID),
 		rank:    stageRank(e.Stage),
 		pos:     e.Source,
-		raw:     e.AppendJSON(nil),
+		raw:     raw,
 		t:       e.Received.UnixNano(),
 	})
 }
@@ -1133,7 +1162,9 @@ func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *
 	return s
 }
 
-func (s *sequencer) run(batches <-chan lrBatch) {
+// run resolves the batches in input order, and gives each batch's buffer
+// back (release) once resolved.
+func (s *sequencer) run(batches <-chan lrBatch, release func(*[]byte)) {
 	through, _ := s.sink.(ReadThrougher)
 	var hi int64
 	for b := range batches {
@@ -1147,6 +1178,9 @@ func (s *sequencer) run(batches <-chan lrBatch) {
 			s.next++
 			for _, rec := range next.recs {
 				s.resolve(rec)
+			}
+			if next.buf != nil {
+				release(next.buf)
 			}
 			if through != nil && next.hi > hi {
 				hi = next.hi
