@@ -118,6 +118,9 @@ type Event struct {
 	// annKV are the annotations as Annotation reads them, once annRead.
 	annKV   []annKV
 	annRead bool
+	// nodeName is NodeName, once nodeRead.
+	nodeName string
+	nodeRead bool
 	// legacyTime (timestamp) and metaTime (metadata.creationTimestamp)
 	// are the fallbacks of TimeFields; timeFrom indexes the one used;
 	// badTime is the first timestamp that did not parse.

@@ -13,6 +13,15 @@ const (
 // NodeName returns the node behind the request: system:node:<n>, else the
 // bound-token node-name extra, else "".
 func (e *Event) NodeName() string {
+	if !e.nodeRead {
+		// Read once per event: the prefilter and several rules ask, and
+		// user.extra is a span to search.
+		e.nodeName, e.nodeRead = e.nodeNameOf(), true
+	}
+	return e.nodeName
+}
+
+func (e *Event) nodeNameOf() string {
 	if n, ok := strings.CutPrefix(e.User.Username, nodeUserPrefix); ok {
 		return n
 	}
