@@ -12,21 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${1:-1GB}
-DIR=${BENCH_DIR:-/tmp/kubectl-audit-bench}
-mkdir -p "$DIR"
+# shellcheck source=hack/bench-corpora.sh
+. ./hack/bench-corpora.sh
 BIN="$DIR/kubectl-audit"
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$BIN" ./cmd/kubectl-audit # as the release builds it
-go build -o "$DIR/audit-corpus" ./cmd/audit-corpus
 (cd bench && go build -o "$DIR/vsduckdb" ./cmd/vsduckdb)
-
-corpus() { # name, args... -> path
-	local path="$DIR/$1-$SIZE.log"; shift
-	[ -f "$path" ] || "$DIR/audit-corpus" -size "$SIZE" -o "$path" "$@" 2>/dev/null
-	echo "$path"
-}
-PROJECT=$(corpus project)
-LARGE=$(corpus large -shape large)
-[ -f "$PROJECT.gz" ] || gzip -1 -c "$PROJECT" > "$PROJECT.gz"
 [ -f "$PROJECT.zst" ] || zstd -q -1 -c "$PROJECT" > "$PROJECT.zst" 2>/dev/null || "$DIR/audit-corpus" -size "$SIZE" -compress zstd -o "$PROJECT.zst" 2>/dev/null
 # Three apiservers' logs of the same hour (the large shape, other seeds):
 # they overlap in time, as an HA control plane's do, and are merged by time.

@@ -14,20 +14,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${1:-1GB}
-DIR=${BENCH_DIR:-/tmp/kubectl-audit-bench}
+# shellcheck source=hack/bench-corpora.sh
+. ./hack/bench-corpora.sh
 mkdir -p "$DIR/pgo"
+rm -f "$DIR"/pgo/*.prof
 BIN="$DIR/kubectl-audit-pgo"
 CGO_ENABLED=0 go build -trimpath -o "$BIN" ./cmd/kubectl-audit
-go build -o "$DIR/audit-corpus" ./cmd/audit-corpus
-corpus() { # name, args... -> path
-	local path="$DIR/$1-$SIZE.log"; shift
-	[ -f "$path" ] || "$DIR/audit-corpus" -size "$SIZE" -o "$path" "$@" 2>/dev/null
-	echo "$path"
-}
-PROJECT=$(corpus project)
-LARGE=$(corpus large -shape large)
-[ -f "$PROJECT.gz" ] || gzip -1 -c "$PROJECT" > "$PROJECT.gz"
-rm -f "$DIR"/pgo/*.prof
 n=0
 for f in "$PROJECT" "$LARGE"; do
 	for work in "top --by user" "detect"; do
