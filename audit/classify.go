@@ -10,14 +10,11 @@ package audit
 // classify returns the line's bitmap and whether it has non-ASCII bytes;
 // with no bitmap (nil) to use, it reports true, so the caller checks UTF-8.
 func classify(b []byte, bits []uint64) ([]uint64, bool) {
-	if !haveClassify || !useClassify {
+	if !haveClassify {
 		return nil, true
 	}
 	return classifyAsm(b, bits)
 }
-
-// useClassify lets tests compare the two ways of scanning.
-var useClassify = true
 
 // classifyGo is classifyAsm's reference: the tests check they agree.
 func classifyGo(b []byte, bits []uint64) ([]uint64, bool) {

@@ -96,20 +96,11 @@ func (s *scanner) rawString() ([]byte, bool, bool) {
 		}
 		// An escape, checked here rather than by validEscapes after.
 		escaped = true
-		if j+1 >= len(b) {
+		n := escapeLen(b, j)
+		if n == 0 {
 			return nil, false, false
 		}
-		switch b[j+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			j += 2
-		case 'u':
-			if _, ok := hex4(b[j+2:]); !ok {
-				return nil, false, false
-			}
-			j += 6
-		default:
-			return nil, false, false
-		}
+		j += n
 	}
 	s.i = j + 1
 	return b[start:j], escaped, true
@@ -250,22 +241,30 @@ func validEscapes(raw []byte) bool {
 		if raw[i] != '\\' {
 			continue
 		}
-		i++
-		if i >= len(raw) {
+		n := escapeLen(raw, i)
+		if n == 0 {
 			return false
 		}
-		switch raw[i] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		case 'u':
-			if _, ok := hex4(raw[i+1:]); !ok {
-				return false
-			}
-			i += 4
-		default:
-			return false
-		}
+		i += n - 1
 	}
 	return true
+}
+
+// escapeLen is the length of the escape whose backslash is b[j]: 2, or 6
+// for \uXXXX; 0 if it is not a JSON escape.
+func escapeLen(b []byte, j int) int {
+	if j+1 >= len(b) {
+		return 0
+	}
+	switch b[j+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if _, ok := hex4(b[j+2:]); ok {
+			return 6
+		}
+	}
+	return 0
 }
 
 func hex4(b []byte) (rune, bool) {
