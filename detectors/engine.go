@@ -530,31 +530,25 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 
 func (s *Sink) addTo(i int, w *window, ev *audit.Event, t int64, aggVals []any) {
 	c := s.e.comp[i]
-	g, ok := w.groups[string(s.keyBuf)]
+	tab := w.tab
+	key := audit.StringView(s.keyBuf)
+	h := hashKey(key)
+	gi, ok := tab.find(key, h)
 	if !ok {
 		if !s.e.reserveGroup() {
 			s.e.dropped(i)
 			return
 		}
-		// One copy of the key is the map's key and, cut at the NULs
-		// between the values, the group's labels.
-		key := string(s.keyBuf)
-		g = s.e.layouts[i].new()
-		off := 0
-		for k, v := range s.keyVals {
-			g.labels[k] = key[off : off+len(v)]
-			off += len(v) + 1
-		}
-		w.groups[key] = g
+		gi = tab.insert(key, h, func(k int) int { return len(s.keyVals[k]) })
 	}
 	w.events++
-	g.see(t, ev.AuditID, s.fileIndex(ev.Source.File), ev.Source.Offset)
+	tab.see(gi, t, ev.AuditID, s.fileIndex(ev.Source.File), ev.Source.Offset)
 	for a, ag := range c.Aggs {
 		if ag.Shares < 0 {
 			if s.aggGet[i][a] != nil {
-				g.aggs[a].addEventString(ag.Kind, s.aggStrs[a], t, ev.AuditID, &s.strs)
+				tab.addString(gi, a, ag.Kind, s.aggStrs[a], t, ev.AuditID)
 			} else {
-				g.aggs[a].addEventValue(ag.Kind, aggVals[a], t, ev.AuditID, &s.strs)
+				tab.addValue(gi, a, ag.Kind, aggVals[a], t, ev.AuditID)
 			}
 		}
 	}
@@ -594,7 +588,7 @@ func (s *Sink) windowAt(i int, start, end int64) *window {
 			break
 		}
 	}
-	w := &window{start: start, end: end, groups: map[string]*group{}}
+	w := s.e.newWindow(i, start, end)
 	k := sort.Search(len(ws), func(k int) bool { return ws[k].start > start })
 	ws = append(ws, nil)
 	copy(ws[k+1:], ws[k:])
@@ -667,7 +661,7 @@ func (e *Engine) mergeWindow(i int, w *window) {
 		// Evaluated already: the input was out of order by more than
 		// the lateness.
 		m.late += w.events
-		e.openGroups.Add(-int64(len(w.groups)))
+		e.openGroups.Add(-int64(w.tab.len()))
 		return
 	}
 	mw, ok := m.windows[w.start]
@@ -675,16 +669,15 @@ func (e *Engine) mergeWindow(i int, w *window) {
 		m.windows[w.start] = w
 		return
 	}
-	aggs := e.comp[i].Aggs
-	for k, g := range w.groups {
-		if mg, ok := mw.groups[k]; ok {
-			mg.merge(g, aggs)
-			e.openGroups.Add(-1)
-			continue
-		}
-		mw.groups[k] = g
-	}
+	both := mw.tab.mergeFrom(w.tab, e.comp[i].Aggs)
+	e.openGroups.Add(-int64(both))
 	mw.events += w.events
+}
+
+// newWindow is an empty window of rule i.
+func (e *Engine) newWindow(i int, start, end int64) *window {
+	c := e.comp[i]
+	return &window{start: start, end: end, tab: newTable(len(c.Keys), len(c.Aggs))}
 }
 
 // readyWindow is a merged window every sink has handed over.

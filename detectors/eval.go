@@ -100,8 +100,8 @@ type Result struct {
 // e.evalMu held; the window is freed afterwards except for the groups that
 // fired.
 func (e *Engine) evaluate(i int, w *window) {
-	defer e.openGroups.Add(-int64(len(w.groups)))
-	if len(w.groups) == 0 {
+	defer e.openGroups.Add(-int64(w.tab.len()))
+	if w.tab.len() == 0 {
 		return
 	}
 	c := e.comp[i]
@@ -109,18 +109,14 @@ func (e *Engine) evaluate(i int, w *window) {
 		e.judgeAlone(i, w, need)
 		return
 	}
-	keys := make([]string, 0, len(w.groups))
-	for k, g := range w.groups {
-		// Groups too small for when's count >= N cannot fire.
-		if g.count >= c.MinCount {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	envs := make([]map[string]any, len(keys))
+	// Groups too small for when's count >= N cannot fire.
+	_, idx := w.tab.sortedKeys(c.MinCount)
+	groups := make([]*group, len(idx))
+	envs := make([]map[string]any, len(idx))
 	need := e.judgeNames[i]
-	for j, k := range keys {
-		envs[j] = e.groupEnv(i, w, w.groups[k], need)
+	for j, gi := range idx {
+		groups[j] = w.tab.group(gi, e.layouts[i])
+		envs[j] = e.groupEnv(i, w, groups[j], need)
 	}
 	for _, p := range c.Peers {
 		vals := make([]float64, 0, len(envs))
@@ -143,7 +139,7 @@ func (e *Engine) evaluate(i int, w *window) {
 		if !e.holds(i, env) {
 			continue
 		}
-		g := w.groups[keys[j]]
+		g := groups[j]
 		if need != nil {
 			// The whole view, for the values and texts; the peers'
 			// statistics are only known here.
@@ -179,38 +175,57 @@ func (e *Engine) holds(i int, env map[string]any) bool {
 // view only for those that fire.
 func (e *Engine) judgeAlone(i int, w *window, need map[string]bool) {
 	c := e.comp[i]
-	peers := len(w.groups)
+	t := w.tab
+	peers := t.len()
 	if c.MinCount > 0 {
 		peers = 0
-		for _, g := range w.groups {
-			if g.count >= c.MinCount {
+		for gi := range t.recs.n {
+			if t.recs.at(gi).count >= c.MinCount {
 				peers++
 			}
 		}
 	}
 	env := make(map[string]any, len(need)+1)
-	var fired []string
-	for k, g := range w.groups {
-		if g.count < c.MinCount {
+	sc := newScratch(e.layouts[i])
+	var fired []int
+	for gi := range t.recs.n {
+		if t.recs.at(gi).count < c.MinCount {
 			continue
 		}
 		if c.When != nil {
 			clear(env)
-			e.fillEnv(env, i, w, g, need)
+			e.fillEnv(env, i, w, t.view(gi, sc), need)
 			env["__peers_count"] = peers
 			if !e.holds(i, env) {
 				continue
 			}
 		}
-		fired = append(fired, k)
+		fired = append(fired, gi)
 	}
-	sort.Strings(fired)
-	for _, k := range fired {
-		g := w.groups[k]
+	keys := make([]string, len(fired))
+	for j, gi := range fired {
+		keys[j], _ = t.keyOf(gi)
+	}
+	sort.Sort(byKey{keys, fired})
+	for _, gi := range fired {
+		g := t.group(gi, e.layouts[i])
 		full := e.groupEnv(i, w, g, nil)
 		full["__peers_count"] = peers
 		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: g, env: full})
 	}
+}
+
+// byKey sorts records by their keys.
+type byKey struct {
+	keys []string
+	idx  []int
+}
+
+func (b byKey) Len() int           { return len(b.keys) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+	b.idx[i], b.idx[j] = b.idx[j], b.idx[i]
 }
 
 // judgeNames collects the names a rule's when and peers arguments read;

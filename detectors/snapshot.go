@@ -227,7 +227,8 @@ func (e *Engine) Restore(s *Snapshot) (dropped []string, err error) {
 		m := &e.merged[i]
 		m.closedUpTo = max(m.closedUpTo, rs.ClosedUpTo)
 		for _, ws := range rs.Windows {
-			w := &window{start: ws.Start, end: ws.End, events: ws.Events, groups: make(map[string]*group, len(ws.Groups))}
+			w := e.newWindow(i, ws.Start, ws.End)
+			w.events = ws.Events
 			for _, gs := range ws.Groups {
 				if len(gs.Aggs) != naggs {
 					return dropped, fmt.Errorf("rule %s: a saved group has %d aggregates, the rule %d", rs.Rule, len(gs.Aggs), naggs)
@@ -257,18 +258,11 @@ func (e *Engine) Restore(s *Snapshot) (dropped []string, err error) {
 						st.fl = &firstLast{at: ref(*as.At), val: as.Val.value()}
 					}
 				}
-				w.groups[strings.Join(gs.Labels, "\x00")] = g
+				w.tab.put(strings.Join(gs.Labels, "\x00"), g)
 			}
-			e.openGroups.Add(int64(len(w.groups)))
+			e.openGroups.Add(int64(w.tab.len()))
 			if mw, ok := m.windows[w.start]; ok {
-				for k, g := range w.groups {
-					if mg, ok := mw.groups[k]; ok {
-						mg.merge(g, e.comp[i].Aggs)
-						e.openGroups.Add(-1)
-						continue
-					}
-					mw.groups[k] = g
-				}
+				e.openGroups.Add(-int64(mw.tab.mergeFrom(w.tab, e.comp[i].Aggs)))
 				mw.events += w.events
 				continue
 			}
@@ -293,14 +287,11 @@ func (e *Engine) takeSuspended(horizon int64) []readyWindow {
 		m := &e.merged[i]
 		if e.rules[i].Window.Whole() {
 			for _, w := range m.windows {
-				for k, g := range w.groups {
-					if g.last < horizon-int64(WholeRetention) {
-						delete(w.groups, k)
-						e.openGroups.Add(-1)
-					}
-				}
+				var dropped int
+				w.tab, dropped = w.tab.filter(func(r *grec) bool { return r.last >= horizon-int64(WholeRetention) })
+				e.openGroups.Add(-int64(dropped))
 				// evaluate() gives back the groups it saw; these stay open.
-				e.openGroups.Add(int64(len(w.groups)))
+				e.openGroups.Add(int64(w.tab.len()))
 				out = append(out, readyWindow{rule: i, w: w})
 			}
 			continue
@@ -339,17 +330,13 @@ func (e *Engine) snapshot(horizon int64) *Snapshot {
 		sort.Slice(starts, func(a, b int) bool { return starts[a] < starts[b] })
 		for _, start := range starts {
 			w := m.windows[start]
-			if len(w.groups) == 0 {
+			if w.tab.len() == 0 {
 				continue
 			}
 			ws := WindowState{Start: w.start, End: w.end, Events: w.events}
-			keys := make([]string, 0, len(w.groups))
-			for k := range w.groups {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				g := w.groups[k]
+			_, idx := w.tab.sortedKeys(0)
+			for _, gi := range idx {
+				g := w.tab.group(gi, e.layouts[i])
 				gs := GroupState{Labels: g.labels, Count: g.count, First: g.first, Last: g.last}
 				for _, ev := range g.evidence {
 					gs.Evidence = append(gs.Evidence, fileRef(ev))

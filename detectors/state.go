@@ -115,7 +115,7 @@ type group struct {
 // one window with start == end == 0.
 type window struct {
 	start, end int64
-	groups     map[string]*group
+	tab        *table
 	// events counts the events added, to report late ones.
 	events int64
 }
@@ -312,6 +312,9 @@ func (a *aggState) addValue(v string) {
 	}
 }
 
+// cloner copies strings an aggregate keeps out of the event they view.
+type cloner interface{ clone(s string) string }
+
 // interner shares copies of strings. It holds at most maxInterned
 // strings of at most maxInternLen bytes; others are copied each time.
 type interner struct {
@@ -342,7 +345,7 @@ func (in *interner) clone(s string) string {
 }
 
 // addEventString is addEventValue for a string value, without boxing it.
-func (a *aggState) addEventString(kind rules.AggKind, x string, t int64, id string, strs *interner) {
+func (a *aggState) addEventString(kind rules.AggKind, x string, t int64, id string, strs cloner) {
 	if kind != rules.AggDistinct && kind != rules.AggValues {
 		a.addEventValue(kind, x, t, id, strs)
 		return
@@ -360,7 +363,7 @@ func (a *aggState) addEventString(kind rules.AggKind, x string, t int64, id stri
 
 // addEventValue records one event's value of the aggregate's argument.
 // Strings are cloned: event strings do not outlive the event.
-func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string, strs *interner) {
+func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string, strs cloner) {
 	switch kind {
 	case rules.AggDistinct, rules.AggValues:
 		switch x := v.(type) {
