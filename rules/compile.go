@@ -145,8 +145,6 @@ type Compiled struct {
 
 const peersCountVar = "__peers_count"
 
-// eventEnv is the type the event expressions are checked against.
-var eventEnv = audit.ExprEnv{}
 
 // fastField returns src when it is an event field detect reads with the
 // catalog's getter (audit.Field.GetString) instead of running an
@@ -263,7 +261,7 @@ func (cp *compiler) compileMatch() {
 
 // eventExpr compiles an expression over one event.
 func (cp *compiler) eventExpr(what, src string, pos exprPos, base int, asBool bool) *vm.Program {
-	opts := []expr.Option{expr.Env(eventEnv)}
+	opts := audit.ExprOptions()
 	if asBool {
 		opts = append(opts, expr.AsBool(), expr.WarnOnAny())
 	}

@@ -108,7 +108,7 @@ func ParseKeys(by string) ([]KeySpec, error) {
 	for rest != "" {
 		if strings.HasPrefix(rest, keyExprPrefix) {
 			src := strings.TrimPrefix(rest, keyExprPrefix)
-			p, err := expr.Compile(src, expr.Env(audit.ExprEnv{}))
+			p, err := expr.Compile(src, audit.ExprOptions()...)
 			if err != nil {
 				return nil, fmt.Errorf("--by %s: %v", rest, err)
 			}

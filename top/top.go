@@ -42,7 +42,7 @@ type Options struct {
 // CompileWhere compiles a --where expression once; errors point at the
 // column.
 func CompileWhere(src string) (*vm.Program, error) {
-	p, err := expr.Compile(src, expr.Env(audit.ExprEnv{}), expr.AsBool())
+	p, err := expr.Compile(src, append(audit.ExprOptions(), expr.AsBool())...)
 	if err != nil {
 		return nil, fmt.Errorf("--where: %v", err)
 	}
