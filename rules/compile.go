@@ -145,7 +145,6 @@ type Compiled struct {
 
 const peersCountVar = "__peers_count"
 
-
 // fastField returns src when it is an event field detect reads with the
 // catalog's getter (audit.Field.GetString) instead of running an
 // expression, else "".
