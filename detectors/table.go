@@ -107,7 +107,9 @@ type cagg struct {
 type table struct {
 	nlabels, naggs int
 	ar             arena
-	slots          []uint32 // 1 + record index; 0 free
+	// slots hold a record's hash (high half) and 1 + its index (low
+	// half; 0 is free): probing reads no record but the one it finds.
+	slots []uint64
 	recs           paged[grec]
 	evs            paged[[MaxEvidence]evRef]
 	aggs           paged[cagg] // naggs per record
@@ -134,9 +136,12 @@ func (t *table) find(key string, h uint32) (int, bool) {
 		if s == 0 {
 			return 0, false
 		}
-		r := t.recs.at(int(s - 1))
-		if r.hash == h && t.ar.str(r.key) == key {
-			return int(s - 1), true
+		if uint32(s>>32) != h {
+			continue
+		}
+		gi := int(uint32(s) - 1)
+		if t.ar.str(t.recs.at(gi).key) == key {
+			return gi, true
 		}
 	}
 }
@@ -157,24 +162,24 @@ func (t *table) insert(key string, h uint32, lens func(k int) int) int {
 	for k := 0; k < t.naggs; k++ {
 		t.aggs.push(cagg{})
 	}
-	t.place(h, uint32(gi+1))
+	t.place(h, gi)
 	return gi
 }
 
-func (t *table) place(h, v uint32) {
+func (t *table) place(h uint32, gi int) {
 	mask := uint32(len(t.slots) - 1)
 	i := h & mask
 	for t.slots[i] != 0 {
 		i = (i + 1) & mask
 	}
-	t.slots[i] = v
+	t.slots[i] = uint64(h)<<32 | uint64(gi+1)
 }
 
 func (t *table) grow() {
 	n := max(16, 2*len(t.slots))
-	t.slots = make([]uint32, n)
+	t.slots = make([]uint64, n)
 	for gi := range t.recs.n {
-		t.place(t.recs.at(gi).hash, uint32(gi+1))
+		t.place(t.recs.at(gi).hash, gi)
 	}
 }
 
