@@ -15,11 +15,12 @@ import (
 // open windows on a large cluster's log) makes the collector run back to
 // back, several times slower for nothing; so while a command reads, the
 // limit follows the live heap: never below baseMemoryLimit, and at least
-// liveHeadroom times what the last collection found live. GOMEMLIMIT, when
+// liveHeadroom times what the last collection found live (detect's groups
+// hold no pointers, so a collection costs little and 1.5 is enough). GOMEMLIMIT, when
 // set, is the user's choice and is left alone.
 const (
 	baseMemoryLimit = 100 << 20
-	liveHeadroom    = 2
+	liveHeadroom    = 1.5
 )
 
 // governMemory starts following the live heap and returns the function
@@ -47,7 +48,7 @@ func governMemory() (stop func()) {
 			if sample[0].Value.Kind() != metrics.KindUint64 {
 				return
 			}
-			limit := max(int64(baseMemoryLimit), int64(liveHeadroom*sample[0].Value.Uint64()))
+			limit := max(int64(baseMemoryLimit), int64(liveHeadroom*float64(sample[0].Value.Uint64())))
 			debug.SetMemoryLimit(limit)
 		}
 	}()

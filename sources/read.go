@@ -29,7 +29,7 @@ type ReadOptions struct {
 	// MaxLineSize is the longest line read; longer lines are skipped and
 	// counted. 0 means DefaultMaxLineSize.
 	MaxLineSize int
-	// ChunkSize is the unit of work handed to a worker. 0 means 2 MiB.
+	// ChunkSize is the unit of work handed to a worker. 0 means 1 MiB.
 	ChunkSize int
 	// Progress, when set, is updated as the read goes (for a progress
 	// bar).
@@ -316,7 +316,7 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 		opts.MaxLineSize = DefaultMaxLineSize
 	}
 	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = 2 << 20
+		opts.ChunkSize = 1 << 20
 	}
 	if opts.MaxProblems <= 0 {
 		opts.MaxProblems = 10
