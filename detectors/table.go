@@ -110,10 +110,10 @@ type table struct {
 	// slots hold a record's hash (high half) and 1 + its index (low
 	// half; 0 is free): probing reads no record but the one it finds.
 	slots []uint64
-	recs           paged[grec]
-	evs            paged[[MaxEvidence]evRef]
-	aggs           paged[cagg] // naggs per record
-	big            paged[aggState]
+	recs  paged[grec]
+	evs   paged[[MaxEvidence]evRef]
+	aggs  paged[cagg] // naggs per record
+	big   paged[aggState]
 	// dedup shares the arena's copies of aggregate values: thousands of
 	// groups keep the same user agents, users and verbs.
 	dedup map[string]sref
