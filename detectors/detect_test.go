@@ -263,12 +263,20 @@ func TestWorkersDeterministic(t *testing.T) {
 	for _, c := range []struct {
 		workers   int
 		streaming bool
-	}{{1, false}, {1, true}, {3, true}, {2, false}} {
+		// partial hands windows still open over at this many groups
+		// (0: the default).
+		partial int
+	}{{1, false, 0}, {1, true, 0}, {3, true, 0}, {2, false, 0}, {2, true, 1}, {3, true, 7}} {
 		rs, err := builtin.Rules()
 		if err != nil {
 			t.Fatal(err)
 		}
+		restore := func() {}
+		if c.partial > 0 {
+			restore = detectors.SetPartialGroups(c.partial)
+		}
 		res := runLines(t, rs, buf.Bytes(), c.workers, detectors.Options{Streaming: c.streaming})
+		restore()
 		if len(res.Findings) == 0 {
 			t.Fatal("no findings on the corpus: the test would prove nothing")
 		}
@@ -282,7 +290,7 @@ func TestWorkersDeterministic(t *testing.T) {
 				os.WriteFile(filepath.Join(d, "want.json"), want, 0o644)
 				os.WriteFile(filepath.Join(d, "got.json"), got, 0o644)
 			}
-			t.Errorf("workers=%d streaming=%v: results differ from 1 worker", c.workers, c.streaming)
+			t.Errorf("workers=%d streaming=%v partial=%d: results differ from 1 worker", c.workers, c.streaming, c.partial)
 		}
 	}
 }

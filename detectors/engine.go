@@ -51,6 +51,10 @@ const slack = 30 * time.Second
 // checkEvery is how often (in events) a sink hands closed windows over.
 const checkEvery = 4096
 
+// partialGroups is how many groups a sink's part of a window holds before
+// it is handed over while the window is still open.
+var partialGroups = 4096
+
 // Engine runs a set of compiled rules. Use NewSink as the Read sink
 // factory, then Finish once Read has returned.
 type Engine struct {
@@ -606,16 +610,26 @@ func (s *Sink) check() {
 	horizon := s.hi - int64(e.opts.Lateness) - int64(slack)
 	var done []handoff
 	for i, ws := range s.open {
-		if e.rules[i].Window.Whole() {
-			continue
+		if !e.rules[i].Window.Whole() {
+			k := 0
+			for k < len(ws) && ws[k].end <= horizon {
+				done = append(done, handoff{rule: i, w: ws[k]})
+				k++
+			}
+			if k > 0 {
+				s.open[i] = append(ws[:0], ws[k:]...)
+				ws = s.open[i]
+			}
 		}
-		k := 0
-		for k < len(ws) && ws[k].end <= horizon {
-			done = append(done, handoff{rule: i, w: ws[k]})
-			k++
-		}
-		if k > 0 {
-			s.open[i] = append(ws[:0], ws[k:]...)
+		// What a window still open has counted so far goes to the
+		// engine too once it is large: the other sinks count the same
+		// keys (every reader of a path, every node), and the engine holds
+		// them once.
+		for j, w := range ws {
+			if w.tab.len() >= partialGroups {
+				done = append(done, handoff{rule: i, w: w})
+				ws[j] = e.newWindow(i, w.start, w.end)
+			}
 		}
 	}
 	e.mu.Lock()

@@ -1,0 +1,9 @@
+package detectors
+
+// SetPartialGroups sets partialGroups for a test and returns what puts it
+// back.
+func SetPartialGroups(n int) (restore func()) {
+	old := partialGroups
+	partialGroups = n
+	return func() { partialGroups = old }
+}
