@@ -191,7 +191,8 @@ func (e *Engine) NewSink() audit.Sink {
 	}
 	if e.identityAt {
 		s.ips = map[string]*ipSeen{}
-		s.ips4 = map[uint32]int32{}
+		s.ips4 = map[uint32]ip4Seen{}
+		s.userIDs = map[string]uint32{}
 	}
 	e.mu.Lock()
 	e.sinks = append(e.sinks, s)
@@ -224,9 +225,10 @@ type Sink struct {
 	published atomic.Int64
 	blind     []blindCount
 	ips       map[string]*ipSeen
-	// ips4 indexes ip4Seen by IPv4 address.
-	ips4    map[uint32]int32
-	ip4Seen []ipSeen
+	// ips4 is ips for IPv4 addresses, its users numbered in users.
+	ips4    map[uint32]ip4Seen
+	users   []string
+	userIDs map[string]uint32
 	minT    int64
 	maxT    int64
 	long    []int64
@@ -283,6 +285,28 @@ func (x *exprErrors) add(o exprErrors) {
 type ipSeen struct {
 	t    int64
 	user string
+}
+
+// ip4Seen is ipSeen with its user numbered (Sink.users): nothing for the
+// collector to follow in a map of 100,000 addresses.
+type ip4Seen struct {
+	t    int64
+	user uint32
+}
+
+// userID numbers a user for ips4, copying it the first time.
+func (s *Sink) userID(u string) uint32 {
+	if id, ok := s.userIDs[u]; ok {
+		return id
+	}
+	if len(s.users) >= maxUsers {
+		s.compactUsers()
+	}
+	c := strings.Clone(u)
+	id := uint32(len(s.users))
+	s.users = append(s.users, c)
+	s.userIDs[c] = id
+	return id
 }
 
 // Event implements audit.Sink.
@@ -373,25 +397,26 @@ func (s *Sink) seeIP(ev *audit.Event, t int64) {
 	// IPv4 addresses key a map of numbers: no copy of the address, a
 	// cheaper hash, and nothing for the collector to follow.
 	if a, ok := parseIPv4(ip); ok {
-		k, ok := s.ips4[a]
+		v, ok := s.ips4[a]
 		if !ok {
 			if len(s.ips4)+len(s.ips) >= maxIPs {
 				return
 			}
-			s.ips4[a] = int32(len(s.ip4Seen))
-			s.ip4Seen = append(s.ip4Seen, ipSeen{t: t, user: s.strs.clone(user)})
+			s.ips4[a] = ip4Seen{t: t, user: s.userID(user)}
 			return
 		}
-		// One lookup: the entry is updated in place, and its user copied
-		// only when it changes.
-		cur := &s.ip4Seen[k]
-		if cur.t > t || cur.t == t && cur.user >= user {
+		// The entry holds all there is (no second place in memory to
+		// fetch); its user is looked up only when it changes, and the
+		// store goes to the bucket the lookup just read.
+		cur := s.users[v.user]
+		if v.t > t || v.t == t && cur >= user {
 			return
 		}
-		cur.t = t
-		if cur.user != user {
-			cur.user = s.strs.clone(user)
+		v.t = t
+		if cur != user {
+			v.user = s.userID(user)
 		}
+		s.ips4[a] = v
 		return
 	}
 	cur := s.ips[ip]
@@ -442,6 +467,29 @@ func parseIPv4(s string) (uint32, bool) {
 
 // maxIPs bounds the address → identity index of identityAt.
 const maxIPs = 1 << 17
+
+// maxUsers bounds Sink.users: past it, the users no address holds any
+// more are dropped (compactUsers).
+var maxUsers = 2 * maxIPs
+
+// compactUsers renumbers the users ips4 holds, dropping the others.
+func (s *Sink) compactUsers() {
+	old := s.users
+	s.users = nil
+	s.userIDs = make(map[string]uint32, len(s.ips4))
+	remap := make(map[uint32]uint32, len(s.ips4))
+	for a, v := range s.ips4 {
+		n, ok := remap[v.user]
+		if !ok {
+			n = uint32(len(s.users))
+			s.users = append(s.users, old[v.user])
+			s.userIDs[old[v.user]] = n
+			remap[v.user] = n
+		}
+		v.user = n
+		s.ips4[a] = v
+	}
+}
 
 // add folds a matched event into the rule's groups.
 func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {

@@ -444,8 +444,8 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 		for ip, seen := range s.ips {
 			e.seeIP(ip, *seen)
 		}
-		for a, k := range s.ips4 {
-			seen := s.ip4Seen[k]
+		for a, v := range s.ips4 {
+			seen := ipSeen{t: v.t, user: s.users[v.user]}
 			cur, ok := e.ips4[a]
 			if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
 				e.ips4[a] = seen

@@ -7,3 +7,10 @@ func SetPartialGroups(n int) (restore func()) {
 	partialGroups = n
 	return func() { partialGroups = old }
 }
+
+// SetMaxUsers sets maxUsers for a test and returns what puts it back.
+func SetMaxUsers(n int) (restore func()) {
+	old := maxUsers
+	maxUsers = n
+	return func() { maxUsers = old }
+}
