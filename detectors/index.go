@@ -52,6 +52,46 @@ type strIndex struct {
 	need  bitset
 	vals  map[string]bitset
 	other bitset
+	// keys and bits are vals as a collision-free table of slotOf: one
+	// string compare per lookup instead of a map's hash (nil when no
+	// small table is collision-free; bits nil marks a free slot).
+	keys []string
+	bits []bitset
+	mask uint32
+}
+
+// slotOf hashes a value from its length and three of its bytes: the
+// values rules name (verbs, resources, namespaces) differ there.
+func slotOf(s string) uint32 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	return uint32(n)*0x9E3779B1 ^ uint32(s[0])*0x85EBCA6B ^ uint32(s[n-1])*0xC2B2AE35 ^ uint32(s[n/2])*0x27D4EB2F
+}
+
+// perfect builds keys and bits from vals.
+func (x *strIndex) perfect() {
+	for size := 16; size <= 1<<12; size *= 2 {
+		if size < 2*len(x.vals) {
+			continue
+		}
+		keys, bits := make([]string, size), make([]bitset, size)
+		mask := uint32(size - 1)
+		ok := true
+		for v, b := range x.vals {
+			i := slotOf(v) & mask
+			if bits[i] != nil {
+				ok = false
+				break
+			}
+			keys[i], bits[i] = v, b
+		}
+		if ok {
+			x.keys, x.bits, x.mask = keys, bits, mask
+			return
+		}
+	}
 }
 
 func buildStrIndex(n int, sets []*rules.StrSet) strIndex {
@@ -79,6 +119,7 @@ func buildStrIndex(n int, sets []*rules.StrSet) strIndex {
 			}
 		}
 	}
+	idx.perfect()
 	return idx
 }
 
@@ -86,6 +127,13 @@ func buildStrIndex(n int, sets []*rules.StrSet) strIndex {
 func (x *strIndex) wanted(m bitset) bool { return x.used && m.intersects(x.need) }
 
 func (x *strIndex) lookup(v string) bitset {
+	if x.bits != nil {
+		i := slotOf(v) & x.mask
+		if b := x.bits[i]; b != nil && x.keys[i] == v {
+			return b
+		}
+		return x.other
+	}
 	if b, ok := x.vals[v]; ok {
 		return b
 	}

@@ -336,3 +336,41 @@ func BenchmarkSinkEvent(b *testing.B) {
 		s.Event(evs[i%len(evs)])
 	}
 }
+
+// TestStrIndexTable: the shipped rules' string indexes are collision-free
+// tables, and a table's lookup gives what the map gives, for the values
+// rules name and for others (empty, one byte, same length and ends).
+func TestStrIndexTable(t *testing.T) {
+	rs, err := builtin.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pfs []rules.Filter
+	for _, r := range rs {
+		pfs = append(pfs, r.Compiled().Prefilter)
+	}
+	x := buildIndex(pfs)
+	fields := map[string]*strIndex{"verb": &x.verb, "resource": &x.resource, "subresource": &x.subresource,
+		"apiGroup": &x.apiGroup, "stage": &x.stage, "decision": &x.decision, "apiVersion": &x.apiVersion,
+		"namespace": &x.namespace, "impersonated": &x.impersonated}
+	for name, idx := range fields {
+		if idx.used && len(idx.vals) > 0 && idx.bits == nil {
+			t.Errorf("%s: %d values and no table", name, len(idx.vals))
+		}
+		probes := []string{"", "x", "zz", "pods", "pods ", "podz", "spod", "\x00not a value\x00"}
+		for v := range idx.vals {
+			probes = append(probes, v, v+"s", "x"+v, v[:len(v)/2])
+		}
+		viaMap := func(v string) bitset {
+			if b, ok := idx.vals[v]; ok {
+				return b
+			}
+			return idx.other
+		}
+		for _, v := range probes {
+			if got, want := idx.lookup(v), viaMap(v); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: lookup(%q) = %v, want %v", name, v, got, want)
+			}
+		}
+	}
+}

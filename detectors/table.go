@@ -116,7 +116,8 @@ type table struct {
 	big   paged[aggState]
 	// dedup shares the arena's copies of aggregate values: thousands of
 	// groups keep the same user agents, users and verbs.
-	dedup map[string]sref
+	dedup  map[string]sref
+	recent [16]recentValue
 }
 
 func newTable(nlabels, naggs int) *table {
@@ -266,39 +267,39 @@ func (t *table) clone(s string) string {
 	if s == "" {
 		return ""
 	}
-	if r, ok := t.dedup[s]; ok {
-		return t.ar.str(r)
-	}
-	r := t.ar.add(s)
-	v := t.ar.str(r)
-	if len(s) <= maxInternLen {
-		if t.dedup == nil {
-			t.dedup = map[string]sref{}
-		}
-		if len(t.dedup) < maxInterned {
-			t.dedup[v] = r
-		}
-	}
-	return v
+	return t.ar.str(t.cloneRef(s))
 }
 
 func (t *table) cloneRef(s string) sref {
 	if s == "" {
 		return sref{}
 	}
-	if r, ok := t.dedup[s]; ok {
-		return r
+	// Most values are one of a few (codes, verbs, the same user agent
+	// again): a compare spares the map's hash.
+	c := &t.recent[slotOf(s)%uint32(len(t.recent))]
+	if c.v == s {
+		return c.r
 	}
-	r := t.ar.add(s)
-	if len(s) <= maxInternLen {
-		if t.dedup == nil {
-			t.dedup = map[string]sref{}
-		}
-		if len(t.dedup) < maxInterned {
-			t.dedup[t.ar.str(r)] = r
+	r, ok := t.dedup[s]
+	if !ok {
+		r = t.ar.add(s)
+		if len(s) <= maxInternLen {
+			if t.dedup == nil {
+				t.dedup = map[string]sref{}
+			}
+			if len(t.dedup) < maxInterned {
+				t.dedup[t.ar.str(r)] = r
+			}
 		}
 	}
+	*c = recentValue{v: t.ar.str(r), r: r}
 	return r
+}
+
+// recentValue is a value cloneRef gave lately.
+type recentValue struct {
+	v string
+	r sref
 }
 
 func setKind(k rules.AggKind) bool { return k == rules.AggDistinct || k == rules.AggValues }
