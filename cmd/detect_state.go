@@ -186,7 +186,7 @@ func (o *DetectOptions) runScheduled(ctx context.Context) error {
 		Inputs: o.readOpts.Inputs,
 		Read: func(ctx context.Context, inputs []sources.Input, open map[string]int64) (*sources.Stats, error) {
 			ro := o.readOpts
-			ro.Inputs, ro.OpenRequests = inputs, open
+			ro.Inputs, ro.OpenRequests, ro.KeepOpen = inputs, open, true
 			return o.Read.Read(ctx, ro, o.ErrOut, newSink)
 		},
 		Engine:  eng,

@@ -110,12 +110,14 @@ type ruleMerged struct {
 	long       int64
 }
 
-// firedGroup is a group whose when held, waiting for its values and text.
+// firedGroup is a group whose when held, waiting for its values and text;
+// or, once rendered, its finding.
 type firedGroup struct {
 	rule       int
 	start, end int64
 	g          *group
 	env        map[string]any
+	done       *Finding
 }
 
 // New prepares an engine for enabled, compiled rules.

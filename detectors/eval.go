@@ -150,8 +150,20 @@ func (e *Engine) evaluate(i int, w *window) {
 			full["__peers_count"] = env["__peers_count"]
 			env = full
 		}
-		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: g, env: env})
+		e.fire(firedGroup{rule: i, start: w.start, end: w.end, g: g, env: env})
 	}
+}
+
+// fire keeps a fired group for the result. A windowed rule's finding is
+// rendered at once, so that a long input's findings hold their text, not
+// their groups and views; identityAt needs every sink's addresses, known
+// only at the end, and a whole-input rule's rates the input's span.
+func (e *Engine) fire(f firedGroup) {
+	if !e.rules[f.rule].Window.Whole() && !e.comp[f.rule].UsesIdentityAt {
+		out := e.render(f)
+		f = firedGroup{rule: f.rule, done: &out}
+	}
+	e.fired = append(e.fired, f)
 }
 
 // holds runs rule i's when on a group view; true when the group fires (or
@@ -211,7 +223,7 @@ func (e *Engine) judgeAlone(i int, w *window, need map[string]bool) {
 		g := t.group(gi, e.layouts[i])
 		full := e.groupEnv(i, w, g, nil)
 		full["__peers_count"] = peers
-		e.fired = append(e.fired, firedGroup{rule: i, start: w.start, end: w.end, g: g, env: full})
+		e.fire(firedGroup{rule: i, start: w.start, end: w.end, g: g, env: full})
 	}
 }
 
@@ -466,6 +478,10 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 		res.Events += s.used
 	}
 	for _, f := range e.fired {
+		if f.done != nil {
+			res.Findings = append(res.Findings, *f.done)
+			continue
+		}
 		res.Findings = append(res.Findings, e.render(f))
 	}
 	byID := map[string]*rules.Rule{}

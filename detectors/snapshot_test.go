@@ -51,7 +51,7 @@ func runPiece(t *testing.T, rs []*rules.Rule, data []byte, from, to int, prev ch
 	}
 	in := sources.Input{Name: "audit.log", Start: int64(from), Seeked: true, Growing: true,
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data[from:to])), nil }}
-	st, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: []sources.Input{in}, Workers: workers, ChunkSize: 64 << 10, OpenRequests: prev.open}, eng.NewSink)
+	st, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: []sources.Input{in}, Workers: workers, ChunkSize: 64 << 10, OpenRequests: prev.open, KeepOpen: true}, eng.NewSink)
 	if err != nil {
 		t.Fatal(err)
 	}

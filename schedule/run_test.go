@@ -114,7 +114,7 @@ func (e *runEnv) run(ongoing bool) *Outcome {
 	out, err := Run(context.Background(), Config{Store: e.store, Inputs: inputs, Engine: eng, Rules: e.rs, Sinks: e.sinks, Ongoing: ongoing,
 		Now: func() time.Time { return t0.Add(24 * time.Hour) },
 		Read: func(ctx context.Context, in []sources.Input, open map[string]int64) (*sources.Stats, error) {
-			return sources.Read(ctx, sources.ReadOptions{Inputs: in, OpenRequests: open}, eng.NewSink)
+			return sources.Read(ctx, sources.ReadOptions{Inputs: in, OpenRequests: open, KeepOpen: true}, eng.NewSink)
 		}})
 	if err != nil {
 		e.t.Fatal(err)

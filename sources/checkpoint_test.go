@@ -87,7 +87,7 @@ func TestOpenRequestsCarryOver(t *testing.T) {
 	read := func(data []byte, open map[string]int64) (int, map[string]int64) {
 		var c collector
 		in := sources.Input{Name: "audit.log", Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-		st, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: []sources.Input{in}, OpenRequests: open}, c.newSink)
+		st, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: []sources.Input{in}, OpenRequests: open, KeepOpen: true}, c.newSink)
 		if err != nil {
 			t.Fatal(err)
 		}

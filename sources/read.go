@@ -42,6 +42,9 @@ type ReadOptions struct {
 	// (Stats.OpenRequests of that run): auditID → requestReceivedTimestamp
 	// in Unix ns. Their later stages are not counted again.
 	OpenRequests map[string]int64
+	// KeepOpen fills Stats.OpenRequests, for a next run (--state): the
+	// requests still open are copied out as strings only then.
+	KeepOpen bool
 }
 
 // DefaultMaxLineSize fits events with RequestResponse bodies, which reach
@@ -125,7 +128,7 @@ type Stats struct {
 	Elapsed  time.Duration    `json:"-"`
 	// OpenRequests are the long-running requests counted at their
 	// ResponseStarted whose later stages had not come by the end (see
-	// ReadOptions.OpenRequests).
+	// ReadOptions.OpenRequests), with ReadOptions.KeepOpen.
 	OpenRequests map[string]int64 `json:"-"`
 }
 
@@ -441,7 +444,9 @@ func Read(ctx context.Context, opts ReadOptions, newSink func() audit.Sink) (*St
 	}
 	st.Problems = problems
 	st.Warnings = append(st.Warnings, r.warnings...)
-	st.OpenRequests = seq.open.strings()
+	if opts.KeepOpen {
+		st.OpenRequests = seq.open.strings()
+	}
 	st.Elapsed = time.Since(start)
 	if readErr != nil {
 		return st, readErr
