@@ -53,7 +53,13 @@ func (a *arena) alloc(n int) (sref, []byte) {
 		return sref{chunk: uint32(len(a.chunks) - 1), n: uint32(n)}, a.chunks[len(a.chunks)-1]
 	}
 	if a.cur == 0 || len(a.chunks[a.cur-1])+n > cap(a.chunks[a.cur-1]) {
-		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+		// Chunks double up to arenaChunk: most tables (a rule's window
+		// on one worker) hold a few groups.
+		size := 512
+		if a.cur > 0 {
+			size = min(arenaChunk, 2*cap(a.chunks[a.cur-1]))
+		}
+		a.chunks = append(a.chunks, make([]byte, 0, max(size, n)))
 		a.cur = len(a.chunks)
 	}
 	k := a.cur - 1
