@@ -155,20 +155,6 @@ func (l *groupLayout) new() *group {
 	return g
 }
 
-// see records an event's time and id on the group.
-func (g *group) see(t int64, id string, file uint32, off int64) {
-	g.count++
-	if g.count == 1 {
-		g.first, g.last = t, t
-	} else {
-		g.first = min(g.first, t)
-		g.last = max(g.last, t)
-	}
-	if len(g.evidence) < MaxEvidence || lessView(t, id, &g.evidence[len(g.evidence)-1]) {
-		g.addEvidence(evRef{t: t, id: makeID(id), file: file, off: off})
-	}
-}
-
 func (g *group) addEvidence(r evRef) {
 	n := len(g.evidence)
 	i := sort.Search(n, func(i int) bool { return r.less(&g.evidence[i]) })
@@ -195,26 +181,6 @@ func (g *group) addEvidence(r evRef) {
 
 // events returns the evidence.
 func (g *group) events() []evRef { return g.evidence }
-
-// merge adds o into g; the result does not depend on the order of merges.
-func (g *group) merge(o *group, aggs []rules.Agg) {
-	if o.count == 0 {
-		return
-	}
-	if g.count == 0 {
-		g.first, g.last = o.first, o.last
-	} else {
-		g.first = min(g.first, o.first)
-		g.last = max(g.last, o.last)
-	}
-	g.count += o.count
-	for _, r := range o.events() {
-		g.addEvidence(r)
-	}
-	for i := range g.aggs {
-		g.aggs[i].merge(&o.aggs[i], aggs[i].Kind)
-	}
-}
 
 func (a *aggState) merge(o *aggState, kind rules.AggKind) {
 	if !o.has {

@@ -239,3 +239,40 @@ func TestPaged(t *testing.T) {
 		}
 	}
 }
+
+// The reference the table is checked against: a group fed and merged as
+// one object (the table's records do the same, pointer-free).
+
+// see records an event's time and id on the group.
+func (g *group) see(t int64, id string, file uint32, off int64) {
+	g.count++
+	if g.count == 1 {
+		g.first, g.last = t, t
+	} else {
+		g.first = min(g.first, t)
+		g.last = max(g.last, t)
+	}
+	if len(g.evidence) < MaxEvidence || lessView(t, id, &g.evidence[len(g.evidence)-1]) {
+		g.addEvidence(evRef{t: t, id: makeID(id), file: file, off: off})
+	}
+}
+
+// merge adds o into g; the result does not depend on the order of merges.
+func (g *group) merge(o *group, aggs []rules.Agg) {
+	if o.count == 0 {
+		return
+	}
+	if g.count == 0 {
+		g.first, g.last = o.first, o.last
+	} else {
+		g.first = min(g.first, o.first)
+		g.last = max(g.last, o.last)
+	}
+	g.count += o.count
+	for _, r := range o.events() {
+		g.addEvidence(r)
+	}
+	for i := range g.aggs {
+		g.aggs[i].merge(&o.aggs[i], aggs[i].Kind)
+	}
+}

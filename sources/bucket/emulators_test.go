@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -158,21 +157,21 @@ func start(t testing.TB, name, bin, install string, args func(addr, dir string) 
 	e.cmd = exec.Command(bin, args(addr, dir)...)
 	e.cmd.Env = append(os.Environ(), env...)
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	newProcessGroup(e.cmd)
 	emulators[name] = e
 	if err := e.cmd.Start(); err != nil {
 		e.err = fmt.Errorf("starting %s: %w", name, err)
 		t.Fatal(e.err)
 	}
-	pid := e.cmd.Process.Pid
+	proc := e.cmd.Process
 	emuCleanup = append(emuCleanup, func() {
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		signalGroup(proc, false)
 		done := make(chan struct{})
 		go func() { _ = e.cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			signalGroup(proc, true)
 			<-done
 		}
 		_ = os.RemoveAll(dir)

@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,13 +51,13 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if motoCmd != nil && motoCmd.Process != nil {
-		_ = syscall.Kill(-motoCmd.Process.Pid, syscall.SIGTERM)
+		signalGroup(motoCmd.Process, false)
 		done := make(chan struct{})
 		go func() { _ = motoCmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-motoCmd.Process.Pid, syscall.SIGKILL)
+			signalGroup(motoCmd.Process, true)
 		}
 	}
 	os.Exit(code)
@@ -86,7 +85,7 @@ func moto(t testing.TB) string {
 		_ = l.Close()
 		h, p, _ := net.SplitHostPort(motoAddr)
 		motoCmd = exec.Command(bin, "-H", h, "-p", p)
-		motoCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		newProcessGroup(motoCmd)
 		var out bytes.Buffer
 		motoCmd.Stdout, motoCmd.Stderr = &out, &out
 		if motoErr = motoCmd.Start(); motoErr != nil {
