@@ -43,7 +43,7 @@ measure() { # name, bytes, events, command...
 
 cat "$PROJECT" "$LARGE" > /dev/null # page cache
 for c in "$PROJECT" "$LARGE"; do
-	bytes=$(stat -c %s "$c")
+	bytes=$(stat -L -c %s "$c")
 	events=$(wc -l < "$c")
 	echo "== $(basename "$c"): $((bytes / 1000000)) MB, $events events, $(nproc) cores, $(date -u +%Y-%m-%d)"
 	measure "top --by user, 1 worker"              "$bytes" "$events" "$BIN" top -q --by user --workers 1 -f "$c"
@@ -55,7 +55,7 @@ for c in "$PROJECT" "$LARGE"; do
 	fi
 done
 
-bytes=$(stat -c %s "$PROJECT")
+bytes=$(stat -L -c %s "$PROJECT")
 events=$(wc -l < "$PROJECT")
 echo "== compressed and overlapping inputs ($(basename "$PROJECT"))"
 measure "top --by user, gzip, all cores"       "$bytes" "$events" "$BIN" top -q --by user -f "$PROJECT.gz"
@@ -69,7 +69,7 @@ AUDIT_BENCH_FILE="$PROJECT" AUDIT_BENCH_GZIP="$PROJECT.gz" AUDIT_BENCH_ZSTD="$PR
 	go test ./sources -run XXX -bench 'GunzipOnly|ZstdOnly' -benchtime 2x | grep '^Benchmark'
 measure "top --by user, 10 overlapping inputs" "$((bytes * 10))" "$((events * 10))" "$BIN" top -q --by user -f "$DIR/x10"
 measure "detect, 10 overlapping inputs"        "$((bytes * 10))" "$((events * 10))" "$BIN" detect -q -f "$DIR/x10"
-hab=$(stat -c %s "$DIR/ha-as-one.log")
+hab=$(stat -L -c %s "$DIR/ha-as-one.log")
 hae=$(wc -l < "$DIR/ha-as-one.log")
 measure "detect, 3 apiservers' logs merged by time" "$hab" "$hae" "$BIN" detect -q -f "$DIR/ha"
 measure "detect, the same bytes as one file"   "$hab" "$hae" "$BIN" detect -q -f "$DIR/ha-as-one.log"
