@@ -377,3 +377,59 @@ func TestEmptyValuesInSummaries(t *testing.T) {
 		t.Fatalf("findings %+v, want the summary %q", res.Findings, "alice failed 2 times")
 	}
 }
+
+// TestHAMergedEqualsOneLog: one cluster's log split over three
+// apiservers' logs (corpus.GenerateSplit: each request in one of them),
+// merged by time, gives the findings of the one log, but for where the
+// evidence was read.
+func TestHAMergedEqualsOneLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a corpus")
+	}
+	opts := corpus.Options{Size: 6 << 20, Seed: 5, Shape: corpus.ShapeLarge}
+	var one bytes.Buffer
+	if _, err := corpus.Generate(&one, opts); err != nil {
+		t.Fatal(err)
+	}
+	parts := make([]bytes.Buffer, 3)
+	ws := []io.Writer{&parts[0], &parts[1], &parts[2]}
+	if _, err := corpus.GenerateSplit(ws, opts); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := builtin.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(bufs ...[]byte) []byte {
+		var ins []sources.Input
+		for i, b := range bufs {
+			ins = append(ins, sources.Input{Name: fmt.Sprintf("apiserver-%d.log", i+1), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }})
+		}
+		eng, err := detectors.New(rs, detectors.Options{Streaming: sources.TimeOrdered(ins)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ro := sources.ReadOptions{Inputs: ins, Workers: 2, ChunkSize: 64 << 10}
+		if _, err := sources.Read(context.Background(), ro, eng.NewSink); err != nil {
+			t.Fatal(err)
+		}
+		res := eng.Finish()
+		for i := range res.Findings {
+			res.Findings[i].Location = nil
+		}
+		out, _ := json.MarshalIndent(res, "", " ")
+		return out
+	}
+	want := read(one.Bytes())
+	got := read(parts[0].Bytes(), parts[1].Bytes(), parts[2].Bytes())
+	if !bytes.Contains(want, []byte(`"rule"`)) {
+		t.Fatal("no findings in the one log: the test would prove nothing")
+	}
+	if !bytes.Equal(got, want) {
+		if d := os.Getenv("DETECT_DIFF_DIR"); d != "" {
+			os.WriteFile(filepath.Join(d, "want.json"), want, 0o644)
+			os.WriteFile(filepath.Join(d, "got.json"), got, 0o644)
+		}
+		t.Error("the three apiservers' logs merged give other findings than the one log")
+	}
+}

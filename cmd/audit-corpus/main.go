@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/audit-corpus -size 1GB -o /tmp/audit-1g.log
 //	go run ./cmd/audit-corpus -size 1GB -compress gzip -o /tmp/audit-1g.log.gz
+//	go run ./cmd/audit-corpus -size 3GB -apiservers 3 -o /tmp/ha/apiserver-%d.log
 package main
 
 import (
@@ -28,6 +29,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	start := flag.String("start", "2026-11-24T00:00:00Z", "time of the first event (RFC 3339)")
 	rps := flag.Float64("rps", 1000, "events per second, which spaces the timestamps")
+	apiservers := flag.Int("apiservers", 1, "split the cluster's log over this many kube-apiservers' logs (-o with %d, numbered from 1): each request's events go to one of them, as an HA control plane's load balancer sends them")
 	shape := flag.String("shape", "", `"" for the project's original mix, or "large" for a large real cluster's shape (user.extra credential ids, µs latency annotations, 2,500 users, long watches still open at the end)`)
 	flag.Parse()
 	t, err := time.Parse(time.RFC3339, *start)
@@ -35,7 +37,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "audit-corpus: -start:", err)
 		os.Exit(2)
 	}
-	if err := run(*size, *out, *compress, corpus.Options{Nodes: *nodes, Seed: *seed, Start: t, RPS: *rps, Shape: *shape}); err != nil {
+	opts := corpus.Options{Nodes: *nodes, Seed: *seed, Start: t, RPS: *rps, Shape: *shape}
+	if *apiservers > 1 {
+		err = runSplit(*size, *out, *compress, *apiservers, opts)
+	} else {
+		err = run(*size, *out, *compress, opts)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "audit-corpus:", err)
 		os.Exit(1)
 	}
@@ -105,5 +113,42 @@ func run(sizeArg, out, compress string, opts corpus.Options) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "wrote %d events\n", n)
+	return nil
+}
+
+// runSplit writes one cluster's log over n files, out with %d numbered
+// from 1, each request's events (its stages) in the same file.
+func runSplit(sizeArg, out, compress string, n int, opts corpus.Options) error {
+	size, err := parseSize(sizeArg)
+	if err != nil {
+		return err
+	}
+	if compress != "none" {
+		return fmt.Errorf("-apiservers writes plain files (compress them after)")
+	}
+	if out == "-" || strings.Count(out, "%d") != 1 {
+		return fmt.Errorf("-apiservers %d needs -o with one %%d, as in apiserver-%%d.log", n)
+	}
+	var files []*os.File
+	var outs []io.Writer
+	for i := 1; i <= n; i++ {
+		f, err := os.Create(fmt.Sprintf(out, i))
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+		outs = append(outs, f)
+	}
+	opts.Size = size
+	events, err := corpus.GenerateSplit(outs, opts)
+	for _, f := range files {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %d events over %d files\n", events, n)
 	return nil
 }
