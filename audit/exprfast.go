@@ -44,7 +44,8 @@ var fast = map[string]struct {
 }
 
 // envOf is the environment an expression runs on ($env): the *ExprEnv
-// given to vm.Run (or an ExprEnv value).
+// given to vm.Run (or an ExprEnv value); anything else (a rule calling
+// __get itself) gets one set to no event, whose functions find nothing.
 func envOf(v any) *ExprEnv {
 	switch x := v.(type) {
 	case *ExprEnv:
@@ -52,7 +53,7 @@ func envOf(v any) *ExprEnv {
 	case ExprEnv:
 		return &x
 	}
-	return &ExprEnv{}
+	return NewExprEnv()
 }
 
 // fastCalls rewrites get(p) into __get($env, p) (and so on for the others

@@ -91,9 +91,11 @@ type Engine struct {
 	gvm  vm.VM
 	ips  map[string]ipSeen
 	ips4 map[uint32]ipSeen
-	// files are the input names evidence points into.
-	files   []string
-	fileIdx map[string]uint32
+	// files are the input names evidence points into (fileID); fileNames
+	// is files as of its last growth, for fileName.
+	files     []string
+	fileIdx   map[string]uint32
+	fileNames atomic.Pointer[[]string]
 	// carrySpan is the time span of the runs before (Restore), folded into
 	// whole-input rules' rates when carried is set.
 	carried   bool
@@ -246,8 +248,8 @@ type Sink struct {
 	aggStrs     []string // the values of aggregates read by fast getters
 	lastFile    string
 	lastFileIdx uint32
-	// strs shares the copies of the values aggregates keep: the same
-	// user agents, users and verbs are kept by thousands of groups.
+	// strs shares the copies of the users identityAt keeps for addresses
+	// other than IPv4 ones (ips).
 	strs interner
 	// exprErrs counts, per rule, expressions that failed on an event.
 	exprErrs []exprErrors
@@ -567,8 +569,11 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 			aggVals[a] = out
 		}
 	}
+	// The key and its hash, once for all the windows the event is in.
+	key := audit.StringView(s.keyBuf)
+	h := hashKey(key)
 	if r.Window.Whole() {
-		s.addTo(i, s.windowAt(i, 0, 0), ev, t, aggVals)
+		s.addTo(i, s.windowAt(i, 0, 0), key, h, ev, t, aggVals)
 		return
 	}
 	size := int64(r.Window.Size)
@@ -578,15 +583,13 @@ func (s *Sink) add(i int, ev *audit.Event, t int64, envSet *bool) {
 	}
 	last := floorDiv(t, slide) * slide
 	for start := last; start > t-size; start -= slide {
-		s.addTo(i, s.windowAt(i, start, start+size), ev, t, aggVals)
+		s.addTo(i, s.windowAt(i, start, start+size), key, h, ev, t, aggVals)
 	}
 }
 
-func (s *Sink) addTo(i int, w *window, ev *audit.Event, t int64, aggVals []any) {
+func (s *Sink) addTo(i int, w *window, key string, h uint32, ev *audit.Event, t int64, aggVals []any) {
 	c := s.e.comp[i]
 	tab := w.tab
-	key := audit.StringView(s.keyBuf)
-	h := hashKey(key)
 	gi, ok := tab.find(key, h)
 	if !ok {
 		if !s.e.reserveGroup() {
@@ -620,16 +623,28 @@ func (s *Sink) fileIndex(name string) uint32 {
 	}
 	e := s.e
 	e.mu.Lock()
+	idx := e.fileID(name)
+	s.lastFile, s.lastFileIdx = e.files[idx-1], idx
+	e.mu.Unlock()
+	return idx
+}
+
+// fileID numbers an input name (1-based). Called with e.mu held.
+func (e *Engine) fileID(name string) uint32 {
 	idx, ok := e.fileIdx[name]
 	if !ok {
 		e.files = append(e.files, name)
 		idx = uint32(len(e.files))
 		e.fileIdx[name] = idx
+		names := e.files
+		e.fileNames.Store(&names)
 	}
-	e.mu.Unlock()
-	s.lastFile, s.lastFileIdx = e.files[idx-1], idx
 	return idx
 }
+
+// fileName is the name fileID numbered idx. It needs no lock: findings
+// are rendered while other sinks read on and number new inputs.
+func (e *Engine) fileName(idx uint32) string { return (*e.fileNames.Load())[idx-1] }
 
 // windowAt finds or opens the sink's window of rule i starting at start.
 func (s *Sink) windowAt(i int, start, end int64) *window {

@@ -198,13 +198,7 @@ func (e *Engine) Restore(s *Snapshot) (dropped []string, err error) {
 	defer e.mu.Unlock()
 	fileIdx := make([]uint32, len(s.Files)+1)
 	for k, name := range s.Files {
-		idx, ok := e.fileIdx[name]
-		if !ok {
-			e.files = append(e.files, name)
-			idx = uint32(len(e.files))
-			e.fileIdx[name] = idx
-		}
-		fileIdx[k+1] = idx
+		fileIdx[k+1] = e.fileID(name)
 	}
 	ref := func(r EventRef) evRef {
 		out := evRef{t: r.T, off: r.Off, id: makeID(r.ID)}
