@@ -23,7 +23,17 @@ import (
 var (
 	benchOnce sync.Once
 	benchFile string
+	benchDir  string
 )
+
+// TestMain removes the corpus corpusFile generated.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		_ = os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
 
 // corpusFile is $AUDIT_BENCH_FILE, or a 64 MB generated corpus.
 func corpusFile(tb testing.TB) string {
@@ -36,6 +46,7 @@ func corpusFile(tb testing.TB) string {
 		if err != nil {
 			panic(err)
 		}
+		benchDir = dir
 		benchFile = filepath.Join(dir, "audit.log")
 		f, err := os.Create(benchFile)
 		if err != nil {

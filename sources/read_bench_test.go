@@ -27,6 +27,15 @@ var (
 	benchDir   string
 )
 
+// TestMain removes the corpora benchFiles generated.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		_ = os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
 func benchFiles(b *testing.B) (plain, gz string) {
 	benchOnce.Do(func() {
 		if f := os.Getenv("AUDIT_BENCH_FILE"); f != "" {
