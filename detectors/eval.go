@@ -564,8 +564,8 @@ func (e *Engine) render(f firedGroup) Finding {
 	for i := range ev {
 		out.Evidence = append(out.Evidence, ev[i].id.String())
 	}
-	if len(ev) > 0 && ev[0].file > 0 {
-		out.Location = &Location{File: e.fileName(ev[0].file), Offset: ev[0].off}
+	if len(ev) > 0 && ev[0].file() > 0 {
+		out.Location = &Location{File: e.fileName(ev[0].file()), Offset: ev[0].off()}
 	}
 	data := map[string]any{}
 	for k, v := range f.env {

@@ -201,11 +201,11 @@ func (e *Engine) Restore(s *Snapshot) (dropped []string, err error) {
 		fileIdx[k+1] = e.fileID(name)
 	}
 	ref := func(r EventRef) evRef {
-		out := evRef{t: r.T, off: r.Off, id: makeID(r.ID)}
+		var file uint32
 		if int(r.File) < len(fileIdx) {
-			out.file = fileIdx[r.File]
+			file = fileIdx[r.File]
 		}
-		return out
+		return makeRef(r.T, r.ID, file, r.Off)
 	}
 	byID := map[string]int{}
 	for i, r := range e.rules {
@@ -302,13 +302,13 @@ func (e *Engine) snapshot(horizon int64) *Snapshot {
 	s := &Snapshot{Version: SnapshotVersion, ClosedThrough: time.Unix(0, horizon).UTC(), Span: [2]int64{e.spanMin, e.spanMax}}
 	used := map[uint32]uint32{}
 	fileRef := func(r evRef) EventRef {
-		out := EventRef{T: r.t, ID: r.id.String(), Off: r.off}
-		if r.file > 0 {
-			idx, ok := used[r.file]
+		out := EventRef{T: r.t, ID: r.id.String(), Off: r.off()}
+		if f := r.file(); f > 0 {
+			idx, ok := used[f]
 			if !ok {
-				s.Files = append(s.Files, e.files[r.file-1])
+				s.Files = append(s.Files, e.files[f-1])
 				idx = uint32(len(s.Files))
-				used[r.file] = idx
+				used[f] = idx
 			}
 			out.File = idx
 		}

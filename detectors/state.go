@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"reflect"
@@ -22,46 +23,170 @@ const MaxEvidence = 5
 // aggregate; beyond it the smallest ones are kept and the count is a floor.
 const maxDistinct = 1024
 
-// idBuf holds an auditID without allocating. kube-apiserver's auditIDs
-// are 36-byte UUIDs (or a client's Audit-ID header); longer ones are cut
-// to the buffer's size.
+// idBuf holds an auditID without allocating, in 24 bytes. kube-apiserver's
+// auditIDs are UUIDs: those (36 bytes with dashes, or the 32 hex digits
+// alone, lower- or upper-case) are kept as their 16 bytes. Other IDs (a
+// client's own Audit-ID header) are kept as written, cut to idRaw bytes.
 type idBuf struct {
-	b [40]byte
+	b [idRaw]byte
+	// n is the length of an ID kept as written (≤ idRaw), else idPacked
+	// and the form of a UUID's text (idUpper, idNoDash).
 	n uint8
+}
+
+const (
+	idRaw    = 23
+	idPacked = 0x80
+	idUpper  = 1
+	idNoDash = 2
+)
+
+// uuidDash marks where the dashes of a UUID's text are.
+var uuidDash = [36]bool{8: true, 13: true, 18: true, 23: true}
+
+// packUUID puts the 16 bytes of s into dst when s is a UUID's text in one
+// of the forms idBuf packs, and returns the form.
+func packUUID(dst *[idRaw]byte, s string) (uint8, bool) {
+	var form uint8
+	switch len(s) {
+	case 36:
+	case 32:
+		form = idNoDash
+	default:
+		return 0, false
+	}
+	lower, upper := false, false
+	k := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if form == 0 && uuidDash[i] {
+			if c != '-' {
+				return 0, false
+			}
+			continue
+		}
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v, lower = c-'a'+10, true
+		case c >= 'A' && c <= 'F':
+			v, upper = c-'A'+10, true
+		default:
+			return 0, false
+		}
+		if k&1 == 0 {
+			dst[k>>1] = v << 4
+		} else {
+			dst[k>>1] |= v
+		}
+		k++
+	}
+	if lower && upper {
+		return 0, false // mixed case: kept as written
+	}
+	if upper {
+		form |= idUpper
+	}
+	return form, true
 }
 
 func makeID(s string) idBuf {
 	var b idBuf
+	if form, ok := packUUID(&b.b, s); ok {
+		b.n = idPacked | form
+		return b
+	}
 	b.n = uint8(copy(b.b[:], s))
 	return b
 }
 
-func (b *idBuf) String() string { return string(b.b[:b.n]) }
+// appendTo appends the ID's text.
+func (b *idBuf) appendTo(dst []byte) []byte {
+	if b.n&idPacked == 0 {
+		return append(dst, b.b[:b.n]...)
+	}
+	digits := "0123456789abcdef"
+	if b.n&idUpper != 0 {
+		digits = "0123456789ABCDEF"
+	}
+	for i := range 16 {
+		if b.n&idNoDash == 0 && (i == 4 || i == 6 || i == 8 || i == 10) {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, digits[b.b[i]>>4], digits[b.b[i]&15])
+	}
+	return dst
+}
 
-func (b *idBuf) view() string { return audit.StringView(b.b[:b.n]) }
+func (b *idBuf) String() string {
+	var buf [36]byte
+	return string(b.appendTo(buf[:0]))
+}
+
+// compare orders IDs as their texts order.
+func (b *idBuf) compare(o *idBuf) int {
+	if b.n == o.n && b.n&idPacked != 0 {
+		// The same form: the bytes order as the digits do.
+		return bytes.Compare(b.b[:16], o.b[:16])
+	}
+	var x, y [36]byte
+	return bytes.Compare(b.appendTo(x[:0]), o.appendTo(y[:0]))
+}
+
+// compareString compares the ID with s as makeID keeps it.
+func (b *idBuf) compareString(s string) int {
+	s = cut(s)
+	var x [36]byte
+	return strings.Compare(audit.StringView(b.appendTo(x[:0])), s)
+}
 
 // cut is s as makeID keeps it.
 func cut(s string) string {
-	if len(s) > 40 {
-		return s[:40]
+	var scratch [idRaw]byte
+	if _, ok := packUUID(&scratch, s); ok || len(s) <= idRaw {
+		return s
 	}
-	return s
+	return s[:idRaw]
 }
 
-// evRef is one event of a group, ordered by (t, id); file+1 indexes the
-// engine's input names (0: unknown).
+// evRef is one event of a group, ordered by (t, id), in 40 bytes.
 type evRef struct {
-	t    int64
-	off  int64
-	file uint32
-	id   idBuf
+	t int64
+	// fo is file+1, indexing the engine's input names (0: unknown), in
+	// the high evFileBits bits, and the event's byte offset below.
+	fo uint64
+	id idBuf
 }
+
+const (
+	evOffBits  = 40
+	evFileBits = 64 - evOffBits
+)
+
+// makeRef is the evidence of an event read at off of input file (file+1;
+// 0: unknown). An input past the 16 millionth, or an offset past the
+// first TB of one, is kept as unknown: such a finding has no location.
+func makeRef(t int64, id string, file uint32, off int64) evRef {
+	r := evRef{t: t, id: makeID(id)}
+	if file != 0 && file < 1<<evFileBits && off >= 0 && off < 1<<evOffBits {
+		r.fo = uint64(file)<<evOffBits | uint64(off)
+	}
+	return r
+}
+
+// file is 1 + the index of the event's input, or 0 when unknown.
+func (a *evRef) file() uint32 { return uint32(a.fo >> evOffBits) }
+
+// off is the event's byte offset in its input.
+func (a *evRef) off() int64 { return int64(a.fo & (1<<evOffBits - 1)) }
 
 func (a *evRef) less(b *evRef) bool {
 	if a.t != b.t {
 		return a.t < b.t
 	}
-	return a.id.view() < b.id.view()
+	return a.id.compare(&b.id) < 0
 }
 
 // lessView compares with an event not yet copied.
@@ -69,7 +194,7 @@ func lessView(t int64, id string, b *evRef) bool {
 	if t != b.t {
 		return t < b.t
 	}
-	return cut(id) < b.id.view()
+	return b.id.compareString(id) > 0
 }
 
 // aggState is one aggregate of one group.
@@ -355,7 +480,7 @@ func (a *aggState) addEventValue(kind rules.AggKind, v any, t int64, id string, 
 	case rules.AggFirst, rules.AggLast:
 		if a.has {
 			earlier := lessView(t, id, &a.fl.at)
-			if kind == rules.AggFirst && !earlier || kind == rules.AggLast && (earlier || t == a.fl.at.t && id == a.fl.at.id.view()) {
+			if kind == rules.AggFirst && !earlier || kind == rules.AggLast && (earlier || t == a.fl.at.t && a.fl.at.id.compareString(id) == 0) {
 				return
 			}
 		}

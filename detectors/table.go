@@ -232,7 +232,7 @@ func (t *table) see(gi int, ts int64, id string, file uint32, off int64) {
 	}
 	ev := t.evidence(gi)
 	if len(ev) < MaxEvidence || lessView(ts, id, &ev[len(ev)-1]) {
-		t.addEvidence(gi, evRef{t: ts, id: makeID(id), file: file, off: off})
+		t.addEvidence(gi, makeRef(ts, id, file, off))
 	}
 }
 

@@ -253,7 +253,7 @@ func (g *group) see(t int64, id string, file uint32, off int64) {
 		g.last = max(g.last, t)
 	}
 	if len(g.evidence) < MaxEvidence || lessView(t, id, &g.evidence[len(g.evidence)-1]) {
-		g.addEvidence(evRef{t: t, id: makeID(id), file: file, off: off})
+		g.addEvidence(makeRef(t, id, file, off))
 	}
 }
 
