@@ -3,6 +3,7 @@ package detectors
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -89,8 +90,12 @@ type Engine struct {
 	evalMu sync.Mutex
 	// gvm runs group programs, under evalMu.
 	gvm  vm.VM
-	ips  map[string]ipSeen
-	ips4 map[uint32]ipSeen
+	// ips and ips4 are identityAt's index, what the sinks hand over
+	// (handIPs), under mu; ips4's users are numbered in ipUsers.
+	ips        map[string]ipSeen
+	ips4       map[uint32]ip4Seen
+	ipUsers    userTable
+	ipsEvicted int64
 	// files are the input names evidence points into (fileID); fileNames
 	// is files as of its last growth, for fileName.
 	files     []string
@@ -153,6 +158,11 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 			e.identityAt = true
 		}
 	}
+	if e.identityAt {
+		e.ips = map[string]ipSeen{}
+		e.ips4 = map[uint32]ip4Seen{}
+		e.ipUsers.ids = map[string]uint32{}
+	}
 	for n := range names {
 		e.envNames = append(e.envNames, n)
 	}
@@ -196,7 +206,7 @@ func (e *Engine) NewSink() audit.Sink {
 	if e.identityAt {
 		s.ips = map[string]*ipSeen{}
 		s.ips4 = map[uint32]ip4Seen{}
-		s.userIDs = map[string]uint32{}
+		s.users.ids = map[string]uint32{}
 	}
 	e.mu.Lock()
 	e.sinks = append(e.sinks, s)
@@ -228,11 +238,12 @@ type Sink struct {
 	lastCheck int64
 	published atomic.Int64
 	blind     []blindCount
-	ips       map[string]*ipSeen
-	// ips4 is ips for IPv4 addresses, its users numbered in users.
-	ips4    map[uint32]ip4Seen
-	users   []string
-	userIDs map[string]uint32
+	// ips is what the sink saw of identityAt's addresses since it last
+	// handed them over (handIPs); ips4 is ips for IPv4 addresses, its
+	// users numbered in users.
+	ips   map[string]*ipSeen
+	ips4  map[uint32]ip4Seen
+	users userTable
 	minT    int64
 	maxT    int64
 	long    []int64
@@ -298,19 +309,54 @@ type ip4Seen struct {
 	user uint32
 }
 
-// userID numbers a user for ips4, copying it the first time.
-func (s *Sink) userID(u string) uint32 {
-	if id, ok := s.userIDs[u]; ok {
+// userTable numbers the users of an ip4Seen map.
+type userTable struct {
+	users []string
+	ids   map[string]uint32
+}
+
+// id numbers u, copying it the first time when clone is set. Past
+// maxUsers, the users m no longer holds are dropped first.
+func (ut *userTable) id(u string, clone bool, m map[uint32]ip4Seen) uint32 {
+	if id, ok := ut.ids[u]; ok {
 		return id
 	}
-	if len(s.users) >= maxUsers {
-		s.compactUsers()
+	if len(ut.users) >= maxUsers {
+		ut.compact(m)
 	}
-	c := strings.Clone(u)
-	id := uint32(len(s.users))
-	s.users = append(s.users, c)
-	s.userIDs[c] = id
+	if clone {
+		u = strings.Clone(u)
+	}
+	id := uint32(len(ut.users))
+	ut.users = append(ut.users, u)
+	ut.ids[u] = id
 	return id
+}
+
+// compact renumbers the users m holds, dropping the others.
+func (ut *userTable) compact(m map[uint32]ip4Seen) {
+	old := ut.users
+	ut.users = nil
+	ut.ids = make(map[string]uint32, len(m))
+	remap := make(map[uint32]uint32, len(m))
+	for a, v := range m {
+		n, ok := remap[v.user]
+		if !ok {
+			n = uint32(len(ut.users))
+			ut.users = append(ut.users, old[v.user])
+			ut.ids[old[v.user]] = n
+			remap[v.user] = n
+		}
+		v.user = n
+		m[a] = v
+	}
+}
+
+// reset forgets every user, keeping the map's room.
+func (ut *userTable) reset() {
+	clear(ut.ids)
+	clear(ut.users)
+	ut.users = ut.users[:0]
 }
 
 // Event implements audit.Sink.
@@ -403,30 +449,30 @@ func (s *Sink) seeIP(ev *audit.Event, t int64) {
 	if a, ok := parseIPv4(ip); ok {
 		v, ok := s.ips4[a]
 		if !ok {
-			if len(s.ips4)+len(s.ips) >= maxIPs {
-				return
+			if len(s.ips4)+len(s.ips) >= ipHandoff {
+				s.handIPs()
 			}
-			s.ips4[a] = ip4Seen{t: t, user: s.userID(user)}
+			s.ips4[a] = ip4Seen{t: t, user: s.users.id(user, true, s.ips4)}
 			return
 		}
 		// The entry holds all there is (no second place in memory to
 		// fetch); its user is looked up only when it changes, and the
 		// store goes to the bucket the lookup just read.
-		cur := s.users[v.user]
+		cur := s.users.users[v.user]
 		if v.t > t || v.t == t && cur >= user {
 			return
 		}
 		v.t = t
 		if cur != user {
-			v.user = s.userID(user)
+			v.user = s.users.id(user, true, s.ips4)
 		}
 		s.ips4[a] = v
 		return
 	}
 	cur := s.ips[ip]
 	if cur == nil {
-		if len(s.ips4)+len(s.ips) >= maxIPs {
-			return
+		if len(s.ips4)+len(s.ips) >= ipHandoff {
+			s.handIPs()
 		}
 		s.ips[strings.Clone(ip)] = &ipSeen{t: t, user: s.strs.clone(user)}
 		return
@@ -469,29 +515,81 @@ func parseIPv4(s string) (uint32, bool) {
 	return a, octets == 4
 }
 
-// maxIPs bounds the address → identity index of identityAt.
-const maxIPs = 1 << 17
+// maxIPs bounds identityAt's index: past it, the addresses seen least
+// recently are dropped (evictIPs), and counted.
+var maxIPs = 1 << 17
 
-// maxUsers bounds Sink.users: past it, the users no address holds any
-// more are dropped (compactUsers).
+// ipHandoff is how many addresses a sink keeps before it hands them to
+// the engine's index (handIPs): few enough for the sink's map to stay in
+// the processor's cache, which the engine's cannot.
+var ipHandoff = 1 << 14
+
+// maxUsers bounds a userTable: past it, the users no address holds any
+// more are dropped (compact).
 var maxUsers = 2 * maxIPs
 
-// compactUsers renumbers the users ips4 holds, dropping the others.
-func (s *Sink) compactUsers() {
-	old := s.users
-	s.users = nil
-	s.userIDs = make(map[string]uint32, len(s.ips4))
-	remap := make(map[uint32]uint32, len(s.ips4))
+// handIPs merges the sink's addresses into the engine's index and
+// empties the sink's.
+func (s *Sink) handIPs() {
+	s.e.mu.Lock()
+	s.handIPsLocked()
+	s.e.mu.Unlock()
+}
+
+// handIPsLocked is handIPs with e.mu held.
+func (s *Sink) handIPsLocked() {
+	e := s.e
+	for ip, seen := range s.ips {
+		e.seeIP(ip, *seen)
+	}
 	for a, v := range s.ips4 {
-		n, ok := remap[v.user]
-		if !ok {
-			n = uint32(len(s.users))
-			s.users = append(s.users, old[v.user])
-			s.userIDs[old[v.user]] = n
-			remap[v.user] = n
+		e.seeIP4(a, v.t, s.users.users[v.user])
+	}
+	clear(s.ips)
+	clear(s.ips4)
+	s.users.reset()
+	s.strs = interner{}
+}
+
+// seeIP4 merges a sink's last identity of an IPv4 address. The user is
+// already a copy.
+func (e *Engine) seeIP4(a uint32, t int64, user string) {
+	cur, ok := e.ips4[a]
+	if !ok {
+		if len(e.ips4)+len(e.ips) >= maxIPs {
+			e.evictIPs()
 		}
-		v.user = n
-		s.ips4[a] = v
+		e.ips4[a] = ip4Seen{t: t, user: e.ipUsers.id(user, false, e.ips4)}
+		return
+	}
+	if t > cur.t || t == cur.t && user > e.ipUsers.users[cur.user] {
+		e.ips4[a] = ip4Seen{t: t, user: e.ipUsers.id(user, false, e.ips4)}
+	}
+}
+
+// evictIPs drops the quarter of the index's addresses seen least
+// recently (and any seen at the same time as the last of them).
+func (e *Engine) evictIPs() {
+	ts := make([]int64, 0, len(e.ips4)+len(e.ips))
+	for _, v := range e.ips4 {
+		ts = append(ts, v.t)
+	}
+	for _, v := range e.ips {
+		ts = append(ts, v.t)
+	}
+	slices.Sort(ts)
+	limit := ts[len(ts)/4]
+	for a, v := range e.ips4 {
+		if v.t <= limit {
+			delete(e.ips4, a)
+			e.ipsEvicted++
+		}
+	}
+	for ip, v := range e.ips {
+		if v.t <= limit {
+			delete(e.ips, ip)
+			e.ipsEvicted++
+		}
 	}
 }
 

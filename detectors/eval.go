@@ -413,7 +413,10 @@ func peerStat(kind rules.PeerKind, vals []float64) float64 {
 // authenticated as, or "". Valid once Finish has merged the sinks.
 func (e *Engine) identityLookup(ip string) string {
 	if a, ok := parseIPv4(ip); ok {
-		return e.ips4[a].user
+		if v, ok := e.ips4[a]; ok {
+			return e.ipUsers.users[v.user]
+		}
+		return ""
 	}
 	return e.ips[ip].user
 }
@@ -444,8 +447,6 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 	if e.spanMin > e.spanMax {
 		e.spanMin, e.spanMax = 0, 0
 	}
-	e.ips = map[string]ipSeen{}
-	e.ips4 = map[uint32]ipSeen{}
 	for _, s := range e.sinks {
 		for i, ws := range s.open {
 			for _, w := range ws {
@@ -453,15 +454,8 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 			}
 			s.open[i] = nil
 		}
-		for ip, seen := range s.ips {
-			e.seeIP(ip, *seen)
-		}
-		for a, v := range s.ips4 {
-			seen := ipSeen{t: v.t, user: s.users[v.user]}
-			cur, ok := e.ips4[a]
-			if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
-				e.ips4[a] = seen
-			}
+		if s.ips != nil {
+			s.handIPsLocked()
 		}
 		for i, n := range s.long {
 			e.merged[i].long += n
@@ -521,15 +515,21 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %s: when failed on %d groups", id, m.evalErrors))
 		}
 	}
+	if e.ipsEvicted > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("identityAt: the input has more than %d source addresses; %d times one seen least recently was dropped from the index, and an address dropped for good has no lastIdentity", maxIPs, e.ipsEvicted))
+	}
 	if !suspend {
 		return res, nil
 	}
 	return res, e.snapshot(horizon)
 }
 
-// seeIP merges a sink's last identity of an address.
+// seeIP merges a sink's last identity of an address other than IPv4.
 func (e *Engine) seeIP(ip string, seen ipSeen) {
 	cur, ok := e.ips[ip]
+	if !ok && len(e.ips4)+len(e.ips) >= maxIPs {
+		e.evictIPs()
+	}
 	if !ok || seen.t > cur.t || seen.t == cur.t && seen.user > cur.user {
 		e.ips[ip] = seen
 	}

@@ -14,3 +14,11 @@ func SetMaxUsers(n int) (restore func()) {
 	maxUsers = n
 	return func() { maxUsers = old }
 }
+
+// SetIPLimits sets ipHandoff and maxIPs for a test and returns what puts
+// them back.
+func SetIPLimits(handoff, max int) (restore func()) {
+	oldH, oldM := ipHandoff, maxIPs
+	ipHandoff, maxIPs = handoff, max
+	return func() { ipHandoff, maxIPs = oldH, oldM }
+}
