@@ -89,7 +89,7 @@ type Engine struct {
 	// evalMu serialises window evaluation: gvm, fired, evalErrors.
 	evalMu sync.Mutex
 	// gvm runs group programs, under evalMu.
-	gvm  vm.VM
+	gvm vm.VM
 	// ips and ips4 are identityAt's index, what the sinks hand over
 	// (handIPs), under mu; ips4's users are numbered in ipUsers.
 	ips        map[string]ipSeen
@@ -244,9 +244,9 @@ type Sink struct {
 	ips   map[string]*ipSeen
 	ips4  map[uint32]ip4Seen
 	users userTable
-	minT    int64
-	maxT    int64
-	long    []int64
+	minT  int64
+	maxT  int64
+	long  []int64
 	// used counts the events rules saw.
 	used           int64
 	keyGet, aggGet [][]func(*audit.Event, *[]byte) string
