@@ -839,6 +839,7 @@ func (e *Engine) mergeWindow(i int, w *window) {
 		// the lateness.
 		m.late += w.events
 		e.openGroups.Add(-int64(w.tab.len()))
+		w.tab.release()
 		return
 	}
 	mw, ok := m.windows[w.start]
@@ -849,6 +850,7 @@ func (e *Engine) mergeWindow(i int, w *window) {
 	both := mw.tab.mergeFrom(w.tab, e.comp[i].Aggs)
 	e.openGroups.Add(-int64(both))
 	mw.events += w.events
+	w.tab.release()
 }
 
 // newWindow is an empty window of rule i.
@@ -861,6 +863,9 @@ func (e *Engine) newWindow(i int, start, end int64) *window {
 type readyWindow struct {
 	rule int
 	w    *window
+	// keep: the window stays open after its evaluation (a whole-input
+	// rule's, suspended), so its table is not released.
+	keep bool
 }
 
 // takeReady removes the merged windows every sink has handed over (all of
@@ -929,6 +934,9 @@ func (e *Engine) evaluateAll(ready []readyWindow) {
 	defer e.evalMu.Unlock()
 	for _, r := range ready {
 		e.evaluate(r.rule, r.w)
+		if !r.keep {
+			r.w.tab.release()
+		}
 	}
 }
 

@@ -281,12 +281,14 @@ func (e *Engine) takeSuspended(horizon int64) []readyWindow {
 		m := &e.merged[i]
 		if e.rules[i].Window.Whole() {
 			for _, w := range m.windows {
+				old := w.tab
 				var dropped int
-				w.tab, dropped = w.tab.filter(func(r *grec) bool { return r.last >= horizon-int64(WholeRetention) })
+				w.tab, dropped = old.filter(func(r *grec) bool { return r.last >= horizon-int64(WholeRetention) })
+				old.release()
 				e.openGroups.Add(-int64(dropped))
 				// evaluate() gives back the groups it saw; these stay open.
 				e.openGroups.Add(int64(w.tab.len()))
-				out = append(out, readyWindow{rule: i, w: w})
+				out = append(out, readyWindow{rule: i, w: w, keep: true})
 			}
 			continue
 		}

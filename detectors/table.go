@@ -3,8 +3,10 @@ package detectors
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"sort"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/kubectl-audit/kubectl-audit/rules"
@@ -127,7 +129,53 @@ type table struct {
 }
 
 func newTable(nlabels, naggs int) *table {
-	return &table{nlabels: nlabels, naggs: naggs}
+	t := &table{nlabels: nlabels, naggs: naggs}
+	t.recs.pool, t.evs.pool, t.aggs.pool = &recPages, &evPages, &aggPages
+	return t
+}
+
+// Pages and slot arrays of the tables that are done (release) serve the
+// next ones: a window's part on a sink lives a few seconds, and without
+// them its memory would be new memory for the collector to clear and
+// collect, several times the input's size.
+var (
+	recPages, evPages, aggPages sync.Pool
+	// slotArrays holds slot arrays by log2 of their length.
+	slotArrays [32]sync.Pool
+)
+
+// minPooledSlots is the smallest slot array worth keeping.
+const minPooledSlots = 1 << 10
+
+// release gives the table's pages and slots back for other tables. The
+// table must not be used again: nothing may keep a pointer into its
+// records (group and snapshot copy what they keep). The arena is left to
+// the collector: strings may view it.
+func (t *table) release() {
+	t.recs.release()
+	t.evs.release()
+	t.aggs.release()
+	putSlots(t.slots)
+	t.slots = nil
+	t.dedup = nil
+}
+
+func putSlots(s []uint64) {
+	if len(s) >= minPooledSlots {
+		slotArrays[bits.Len(uint(len(s)))-1].Put(&s)
+	}
+}
+
+// newSlots returns n (a power of 2) free slots.
+func newSlots(n int) []uint64 {
+	if n >= minPooledSlots {
+		if v := slotArrays[bits.Len(uint(n))-1].Get(); v != nil {
+			s := *v.(*[]uint64)
+			clear(s)
+			return s
+		}
+	}
+	return make([]uint64, n)
 }
 
 func (t *table) len() int { return t.recs.n }
@@ -184,7 +232,8 @@ func (t *table) place(h uint32, gi int) {
 
 func (t *table) grow() {
 	n := max(16, 2*len(t.slots))
-	t.slots = make([]uint64, n)
+	putSlots(t.slots)
+	t.slots = newSlots(n)
 	for gi := range t.recs.n {
 		t.place(t.recs.at(gi).hash, gi)
 	}
@@ -618,6 +667,31 @@ func (t *table) put(key string, g *group) {
 type paged[T any] struct {
 	pages [][]T
 	n     int
+	// pool, when set, gives and takes full pages (release).
+	pool *sync.Pool
+}
+
+// newPage is an empty full-size page, from the pool if it has one.
+func (p *paged[T]) newPage() []T {
+	if p.pool != nil {
+		if v := p.pool.Get(); v != nil {
+			return (*v.(*[]T))[:0]
+		}
+	}
+	return make([]T, 0, 1<<pageBits)
+}
+
+// release gives the full pages to the pool and empties p.
+func (p *paged[T]) release() {
+	if p.pool != nil {
+		for _, pg := range p.pages {
+			if cap(pg) == 1<<pageBits {
+				pg = pg[:0]
+				p.pool.Put(&pg)
+			}
+		}
+	}
+	p.pages, p.n = nil, 0
 }
 
 const pageBits = 9
@@ -638,7 +712,7 @@ func (p *paged[T]) push(v T) int {
 			copy(grown, pg)
 			pg = grown
 		} else {
-			p.pages = append(p.pages, make([]T, 0, 1<<pageBits))
+			p.pages = append(p.pages, p.newPage())
 			last++
 			pg = p.pages[last]
 		}

@@ -104,6 +104,7 @@ func TestTableIsGroup(t *testing.T) {
 		{"one-event groups", 400, 5, 400, 2},
 		{"one group", 1, 10, 300, 4},
 		{"past maxDistinct", 2, 50000, 12000, 2},
+		{"pages reused", 3000, 4, 9000, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.keys), uint64(tc.events)))
@@ -166,14 +167,17 @@ func TestTableIsGroup(t *testing.T) {
 					ref[k] = g
 				}
 				tab.mergeFrom(tabParts[p], aggs)
+				tabParts[p].release() // as mergeWindow does
 			}
-			// Suspended and restored: put takes a group back.
+			// Suspended and restored: put takes a group back, into a
+			// table whose pages come from the released ones.
 			if tc.parts > 2 {
 				restored := newTable(2, len(aggs))
 				for gi := range tab.recs.n {
 					key, _ := tab.keyOf(gi)
 					restored.put(key, tab.group(gi, layout))
 				}
+				tab.release()
 				tab = restored
 			}
 			if tab.len() != len(ref) {
@@ -203,6 +207,28 @@ func TestTableIsGroup(t *testing.T) {
 					}
 				}
 			}
+			// Groups taken out of a table (to judge and report) owe it
+			// nothing once it is released and its pages hold other groups.
+			kept := make([]*group, len(idx))
+			for j, gi := range idx {
+				kept[j] = tab.group(gi, layout)
+			}
+			tab.release()
+			other := newTable(2, len(aggs))
+			for i := range 4 * len(idx) {
+				key := fmt.Sprint("other\x00", i)
+				gi := other.insert(key, hashKey(key), func(k int) int { return []int{5, len(key) - 6}[k] })
+				other.see(gi, int64(-i), "a5f0c9e2-0000-4000-8000-00000000000"+fmt.Sprint(i%10), 9, 9)
+				for a, kind := range kinds {
+					other.addValue(gi, a, kind, fmt.Sprint("x", i), int64(i), "z")
+				}
+			}
+			for j, g := range kept {
+				if got, want := stateOf(g), stateOf(ref[keys[j]]); !reflect.DeepEqual(got, want) {
+					t.Fatalf("group %q after its table was released:\n got %+v\nwant %+v", keys[j], got, want)
+				}
+			}
+			other.release()
 		})
 	}
 }
