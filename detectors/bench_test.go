@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-audit/kubectl-audit/audit"
 	"github.com/kubectl-audit/kubectl-audit/corpus"
 	"github.com/kubectl-audit/kubectl-audit/detectors"
+	"github.com/kubectl-audit/kubectl-audit/rules"
 	"github.com/kubectl-audit/kubectl-audit/rules/builtin"
 	"github.com/kubectl-audit/kubectl-audit/sources"
 	"github.com/kubectl-audit/kubectl-audit/top"
@@ -262,6 +263,31 @@ func watchLiveHeap() func() uint64 {
 // corpus, each scanned into one reused event first (BenchmarkDecode in
 // audit is that part). ns/event is per line.
 func BenchmarkShippedSink(b *testing.B) {
+	lines := corpusLines(b, 100_000)
+	rs, err := builtin.Rules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sinkBench(b, rs, lines)
+}
+
+// BenchmarkEachRule is BenchmarkShippedSink for one shipped rule at a
+// time, and for none (the scan alone): what each rule costs per event.
+// Run one with -bench 'EachRule/polling'.
+func BenchmarkEachRule(b *testing.B) {
+	lines := corpusLines(b, 100_000)
+	rs, err := builtin.Rules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("none", func(b *testing.B) { sinkBench(b, nil, lines) })
+	for _, r := range rs {
+		b.Run(r.ID, func(b *testing.B) { sinkBench(b, []*rules.Rule{r}, lines) })
+	}
+}
+
+// corpusLines are the first n lines of corpusFile.
+func corpusLines(b *testing.B, n int) [][]byte {
 	f, err := os.Open(corpusFile(b))
 	if err != nil {
 		b.Fatal(err)
@@ -270,13 +296,14 @@ func BenchmarkShippedSink(b *testing.B) {
 	var lines [][]byte
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 64<<20)
-	for sc.Scan() && len(lines) < 100_000 {
+	for sc.Scan() && len(lines) < n {
 		lines = append(lines, bytes.Clone(sc.Bytes()))
 	}
-	rs, err := builtin.Rules()
-	if err != nil {
-		b.Fatal(err)
-	}
+	return lines
+}
+
+// sinkBench feeds lines through one sink of an engine of rs.
+func sinkBench(b *testing.B, rs []*rules.Rule, lines [][]byte) {
 	var ev audit.Event
 	for b.Loop() {
 		eng, err := detectors.New(rs, detectors.Options{Streaming: true})
