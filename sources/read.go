@@ -758,9 +758,19 @@ func (r *reader) readStream(ctx context.Context, input int, src io.Reader, send 
 			line = discardLine + 1
 		}
 		if first && len(buf) > 0 {
+			if len(buf) < len(utf8BOM) && !eof && bytes.HasPrefix(utf8BOM, buf) {
+				continue // perhaps a byte order mark: read on
+			}
 			first = false
+			if offset == 0 && bytes.HasPrefix(buf, utf8BOM) {
+				// A UTF-8 byte order mark (Windows editors, some
+				// exporters) is no part of the first event.
+				offset += int64(len(utf8BOM))
+				*tok = buf[:copy(buf, buf[len(utf8BOM):])]
+				buf = *tok
+			}
 			if looksLikeDocument(buf) {
-				return r.readDocument(input, src, tok, err, send)
+				return r.readDocument(input, offset, src, tok, err, send)
 			}
 		}
 		cut := 0
@@ -917,7 +927,11 @@ func looksLikeDocument(b []byte) bool {
 	return string(bytes.TrimSpace(firstLine)) == "{"
 }
 
-func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr error, send func(*chunk)) error {
+// utf8BOM is the byte order mark some tools write before UTF-8 text.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// readDocument reads the rest of a document that starts at offset.
+func (r *reader) readDocument(input int, offset int64, src io.Reader, tok *[]byte, readErr error, send func(*chunk)) error {
 	st := &r.inputs[input]
 	doc := append([]byte(nil), *tok...)
 	r.putBuf(tok)
@@ -932,8 +946,8 @@ func (r *reader) readDocument(input int, src io.Reader, tok *[]byte, readErr err
 			return nil
 		}
 	}
-	st.End = st.Start + int64(len(doc))
-	send(&chunk{input: input, offset: st.Start, line: 1, data: doc, doc: true})
+	st.End = offset + int64(len(doc))
+	send(&chunk{input: input, offset: offset, line: 1, data: doc, doc: true})
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		return readErr
 	}
@@ -991,6 +1005,29 @@ func (w *worker) process(c *chunk) []lrRecord {
 			w.skip(c.input, Problem{File: name, Line: 1, Reason: derr.Reason, Detail: derr.Detail})
 			return w.recs
 		}
+		if vals, cut := splitValues(c.data); len(vals) > 1 || len(vals) == 1 && cut >= 0 {
+			// Pretty-printed events one after the other (jq's output):
+			// each is an event, and a bad one is named by its first line.
+			w.perInput[c.input].Lines += docLines
+			line := int64(1)
+			prev := 0
+			at := func(start int) (int64, int64) {
+				line += int64(bytes.Count(c.data[prev:start], []byte{'\n'}))
+				prev = start
+				return line, c.offset + int64(start)
+			}
+			for _, v := range vals {
+				line, off := at(v[0])
+				if _, derr := w.dec.Decode(c.data[v[0]:v[1]], audit.Position{File: name, Offset: off, Input: c.input}); derr != nil {
+					w.skip(c.input, Problem{File: name, Line: line, Offset: off, Reason: derr.Reason, Detail: derr.Detail})
+				}
+			}
+			if cut >= 0 {
+				line, off := at(cut)
+				w.skip(c.input, Problem{File: name, Line: line, Offset: off, Reason: audit.SkipMalformed, Detail: "a JSON object that does not end (the input was cut?)"})
+			}
+			return w.recs
+		}
 		// Not one document after all: read it as lines.
 	}
 	data := c.data
@@ -1024,6 +1061,55 @@ func (w *worker) process(c *chunk) []lrRecord {
 		}
 	}
 	return w.recs
+}
+
+// splitValues finds the JSON objects of b, written one after the other
+// with only white space between them, as [start, end) offsets, and where
+// a last object that does not end starts (cut; -1 when none). It returns
+// no objects when b is anything else: then its lines are read one by one.
+func splitValues(b []byte) (vals [][2]int, cut int) {
+	var out [][2]int
+	i := 0
+	for {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+			i++
+		}
+		if i == len(b) {
+			return out, -1
+		}
+		if b[i] != '{' {
+			return nil, -1
+		}
+		start, depth, inStr := i, 0, false
+		for ; i < len(b); i++ {
+			c := b[i]
+			if inStr {
+				switch c {
+				case '\\':
+					i++
+				case '"':
+					inStr = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inStr = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			if depth == 0 {
+				break
+			}
+		}
+		if i == len(b) {
+			return out, start
+		}
+		i++
+		out = append(out, [2]int{start, i})
+	}
 }
 
 // within reports whether b lies in the memory of in (up to its capacity).

@@ -38,6 +38,14 @@ func TestShapes(t *testing.T) {
 			want: []string{"aks-obj-1 2026-11-24T10:00:00.1Z requestReceivedTimestamp true", "aks-str-1 2026-11-24T10:00:01Z requestReceivedTimestamp true"}},
 		{file: "pretty.json", lines: 35, want: []string{"pretty-1 2026-11-24T10:00:00Z requestReceivedTimestamp true"},
 			summaries: []string{"read 35 lines", "from 1 input in", ": 1 event, 1 used"}},
+		// jq's output: pretty-printed events one after the other, one
+		// without an auditID, the last cut in the middle.
+		{file: "jq-stream.json", lines: 125,
+			want: []string{"jq-1 2026-11-24T10:00:01Z requestReceivedTimestamp true", "jq-3 2026-11-24T10:00:03Z requestReceivedTimestamp true"},
+			skip: map[string]int64{audit.SkipIncomplete: 1, audit.SkipMalformed: 1}, problem: "jq-stream.json:36: incomplete audit event: no auditID"},
+		// A byte order mark before the first event.
+		{file: "bom.jsonl", lines: 2,
+			want: []string{"jq-5 2026-11-24T10:00:05Z requestReceivedTimestamp true", "jq-6 2026-11-24T10:00:06Z requestReceivedTimestamp true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
