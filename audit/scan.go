@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"strconv"
@@ -872,6 +873,14 @@ func lookupString(obj []byte, key string, arena *[]byte) string {
 	if len(obj) == 0 {
 		return ""
 	}
+	if v, ok := lookupCompact(obj, key, arena); ok {
+		return v
+	}
+	return lookupScan(obj, key, arena)
+}
+
+// lookupScan is lookupString by a scan of the object.
+func lookupScan(obj []byte, key string, arena *[]byte) string {
 	s := scanner{b: obj, arena: arena}
 	var out string
 	found := false
@@ -897,6 +906,68 @@ func lookupString(obj []byte, key string, arena *[]byte) string {
 	})
 	return out
 }
+
+// lookupCompact is lookupString for an object (already validated by the
+// scan) with no backslash and no object inside it, user.extra's shape:
+// there every quote begins or ends a string, and `"key"` preceded by '{'
+// or ',' and followed by ':' (white space allowed) is one of its keys
+// (inside an array a string is never followed by ':'). It reports false
+// when the object has another shape, which is then scanned.
+func lookupCompact(obj []byte, key string, arena *[]byte) (string, bool) {
+	if len(key)+2 > len(obj) {
+		return "", true // not even the key's bytes
+	}
+	if obj[0] != '{' || bytes.IndexByte(obj[1:], '{') >= 0 ||
+		bytes.IndexByte(obj, '\\') >= 0 || key == "" || strings.ContainsAny(key, "\"\\{}[]:, \t\r\n") {
+		// (A key of JSON's own characters could match across strings.)
+		return "", false
+	}
+	var lit [64]byte
+	if len(key)+2 > len(lit) {
+		return "", false
+	}
+	n := copy(lit[1:], key) + 2
+	lit[0], lit[n-1] = '"', '"'
+	from := 0
+	for {
+		i := bytes.Index(obj[from:], lit[:n])
+		if i < 0 {
+			return "", true
+		}
+		i += from
+		from = i + 1
+		j := i - 1
+		for j >= 0 && isSpace(obj[j]) {
+			j--
+		}
+		if j < 0 || obj[j] != '{' && obj[j] != ',' {
+			continue
+		}
+		k := i + n
+		for k < len(obj) && isSpace(obj[k]) {
+			k++
+		}
+		if k == len(obj) || obj[k] != ':' {
+			continue
+		}
+		s := scanner{b: obj, i: k + 1, arena: arena}
+		s.ws()
+		var out string
+		switch s.peek() {
+		case '"':
+			s.strValue(&out)
+		case '[':
+			var buf [4]string
+			vals, _, _ := s.stringArray(buf[:0], 2)
+			if len(vals) > 0 {
+				out = vals[0]
+			}
+		}
+		return out, true
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // annKV is one annotation as lookupString reads it. A value with escapes
 // is kept raw until asked for (raw set): most are never read.
