@@ -259,7 +259,11 @@ func (o *DetectOptions) print(ctx context.Context, res *detectors.Result, select
 	}
 	if o.linker == nil && o.auth == nil {
 		switch o.Output {
-		case "json", "yaml":
+		case "json":
+			head := *res
+			head.Findings = []detectors.Finding{}
+			return writeJSONList(o.Out, &head, "findings", res.Findings)
+		case "yaml":
 			if res.Findings == nil {
 				res.Findings = []detectors.Finding{}
 			}
@@ -282,7 +286,11 @@ func (o *DetectOptions) print(ctx context.Context, res *detectors.Result, select
 		linked.Findings = []linkedFinding{}
 	}
 	switch o.Output {
-	case "json", "yaml":
+	case "json":
+		head := linked
+		head.Findings = []linkedFinding{}
+		return writeJSONList(o.Out, head, "findings", linked.Findings)
+	case "yaml":
 		return writeData(o.Out, o.Output, linked)
 	}
 	if err := printFindings(o.Out, res.Findings, o.Output == "wide"); err != nil {

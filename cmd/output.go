@@ -1,9 +1,12 @@
 package cmd
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -52,6 +55,42 @@ func (f outputFormats) Validate(value string) error {
 		}
 	}
 	return fmt.Errorf("--output must be one of %s; got %q", strings.Join(f.allowed, ", "), value)
+}
+
+// writeJSONList writes v as writeData writes JSON, but for the elements of
+// its top-level list key, which v holds empty: those are encoded one at a
+// time as they are written. A detect run over a long log does not then
+// hold its findings' JSON twice (encoded, then indented) beside the
+// findings themselves.
+func writeJSONList[T any](w io.Writer, v any, key string, items []T) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	// A newline inside a JSON string is escaped: this is the key itself.
+	marker := []byte("\n  " + strconv.Quote(key) + ": []")
+	i := bytes.Index(b, marker)
+	if i < 0 || len(items) == 0 {
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(b[:i+len(marker)-1]) // through '['
+	for j := range items {
+		if j > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		eb, err := json.MarshalIndent(&items[j], "    ", "  ")
+		if err != nil {
+			return err
+		}
+		bw.Write(eb)
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(b[i+len(marker):])
+	bw.WriteByte('\n')
+	return bw.Flush()
 }
 
 // writeData writes v as indented JSON or, for "yaml", as YAML.

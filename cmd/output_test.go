@@ -81,3 +81,49 @@ func TestWriteData(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteJSONList: streaming a list's elements writes the bytes
+// writeData writes for the whole value, wherever the list is, whatever
+// its elements hold.
+func TestWriteJSONList(t *testing.T) {
+	type item struct {
+		Name  string            `json:"name"`
+		Tags  map[string]string `json:"tags,omitempty"`
+		Notes []string          `json:"notes"`
+	}
+	type doc struct {
+		First string `json:"first,omitempty"`
+		Items []item `json:"items"`
+		Count int    `json:"count"`
+		Tail  []int  `json:"tail,omitempty"`
+	}
+	items := []item{
+		{Name: "a <b> & \"c\"", Tags: map[string]string{"z": "1", "a": "2"}},
+		{Name: "multi\nline", Notes: []string{"x", "items\": []"}},
+		{Name: ""},
+	}
+	for _, tc := range []struct {
+		name string
+		v    doc
+	}{
+		{"list first", doc{Items: items, Count: 3}},
+		{"list in the middle", doc{First: "f", Items: items, Count: 3, Tail: []int{1, 2}}},
+		{"one element", doc{First: "f", Items: items[:1]}},
+		{"empty", doc{First: "f", Items: []item{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want, got bytes.Buffer
+			if err := writeData(&want, "json", tc.v); err != nil {
+				t.Fatal(err)
+			}
+			head := tc.v
+			head.Items = []item{}
+			if err := writeJSONList(&got, head, "items", tc.v.Items); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("got\n%s\nwant\n%s", got.String(), want.String())
+			}
+		})
+	}
+}
