@@ -74,22 +74,24 @@ func writeJSONList[T any](w io.Writer, v any, key string, items []T) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
+	// bufio keeps the first write error, and Flush returns it.
 	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.Write(b[:i+len(marker)-1]) // through '['
+	_, _ = bw.Write(b[:i+len(marker)-1]) // through '['
 	for j := range items {
-		if j > 0 {
-			bw.WriteByte(',')
+		sep := ",\n    "
+		if j == 0 {
+			sep = "\n    "
 		}
-		bw.WriteString("\n    ")
+		_, _ = bw.WriteString(sep)
 		eb, err := json.MarshalIndent(&items[j], "    ", "  ")
 		if err != nil {
 			return err
 		}
-		bw.Write(eb)
+		_, _ = bw.Write(eb)
 	}
-	bw.WriteString("\n  ]")
-	bw.Write(b[i+len(marker):])
-	bw.WriteByte('\n')
+	_, _ = bw.WriteString("\n  ]")
+	_, _ = bw.Write(b[i+len(marker):])
+	_, _ = bw.WriteString("\n")
 	return bw.Flush()
 }
 
