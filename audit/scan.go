@@ -889,22 +889,28 @@ func lookupScan(obj []byte, key string, arena *[]byte) string {
 			return false, true
 		}
 		found = true
-		switch s.peek() {
-		case '"':
-			return s.strValue(&out)
-		case '[':
-			// user.extra values are lists, nearly always of one string:
-			// a buffer on the stack keeps the lookup allocation-free.
-			var buf [4]string
-			vals, h, ok := s.stringArray(buf[:0], 2)
-			if len(vals) > 0 {
-				out = vals[0]
-			}
-			return h, ok
-		}
-		return false, true
+		return s.firstString(&out)
 	})
 	return out
+}
+
+// firstString reads a string, or the first string of a list of them, at
+// s.i into out: a user.extra value (a list, nearly always of one string;
+// a buffer on the stack keeps the lookup allocation-free) or an
+// annotation.
+func (s *scanner) firstString(out *string) (handled, ok bool) {
+	switch s.peek() {
+	case '"':
+		return s.strValue(out)
+	case '[':
+		var buf [4]string
+		vals, h, ok := s.stringArray(buf[:0], 2)
+		if len(vals) > 0 {
+			*out = vals[0]
+		}
+		return h, ok
+	}
+	return false, true
 }
 
 // lookupCompact is lookupString for an object (already validated by the
@@ -953,16 +959,7 @@ func lookupCompact(obj []byte, key string, arena *[]byte) (string, bool) {
 		s := scanner{b: obj, i: k + 1, arena: arena}
 		s.ws()
 		var out string
-		switch s.peek() {
-		case '"':
-			s.strValue(&out)
-		case '[':
-			var buf [4]string
-			vals, _, _ := s.stringArray(buf[:0], 2)
-			if len(vals) > 0 {
-				out = vals[0]
-			}
-		}
+		s.firstString(&out)
 		return out, true
 	}
 }

@@ -21,15 +21,7 @@ func TestIdentityAt(t *testing.T) {
 		t.Run(fmt.Sprintf("maxUsers=%d,handoff=%d", maxU, tc.handoff), func(t *testing.T) {
 			defer SetMaxUsers(maxU)()
 			defer SetIPLimits(tc.handoff, maxIPs)()
-			rs, err := builtin.Rules()
-			if err != nil {
-				t.Fatal(err)
-			}
-			eng, err := New(rs, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sinks := []*Sink{eng.NewSink().(*Sink), eng.NewSink().(*Sink)}
+			eng, sinks := twoSinks(t)
 			ips := []string{"10.0.0.1", "10.0.0.2", "192.168.7.9", "2001:db8::1", "010.0.0.1"}
 			type seen struct {
 				t    int64
@@ -75,15 +67,7 @@ func TestIdentityAt(t *testing.T) {
 // dropped.
 func TestIdentityAtEviction(t *testing.T) {
 	defer SetIPLimits(2, 8)()
-	rs, err := builtin.Rules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := New(rs, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinks := []*Sink{eng.NewSink().(*Sink), eng.NewSink().(*Sink)}
+	eng, sinks := twoSinks(t)
 	var ev audit.Event
 	const n = 40
 	for i := range n {
@@ -122,4 +106,18 @@ func TestIdentityAtEviction(t *testing.T) {
 	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "identityAt: the input has more than 8 source addresses") {
 		t.Errorf("warnings: %q", res.Warnings)
 	}
+}
+
+// twoSinks is an engine of the shipped rules and two of its sinks.
+func twoSinks(t *testing.T) (*Engine, []*Sink) {
+	t.Helper()
+	rs, err := builtin.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(rs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, []*Sink{eng.NewSink().(*Sink), eng.NewSink().(*Sink)}
 }
