@@ -116,6 +116,8 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 	f.Add([]byte(`{"auditID":"a\u00e9\ud83d\ude00","stage":"x","user":{"extra":{"k\"q":["v\n1","v2"]}},"annotations":{"a":"\"b\""}}`))
 	f.Add([]byte(`{"auditID":"a","stage":"x","responseStatus":{"code":4.03e2},"sourceIPs":[1,"x",null]}`))
 	f.Add([]byte(` {"auditID" : "a" , "stage":"s", "x":[{"y":[true,false,null,-1.5e-3]}]} `))
+	f.Add([]byte(`{"auditID":"a","stage":"s","user":{"username":"u","extra":{"a":[":",","],"node":["n1"],"k":"v","o":{"node":["x"]}}}}`))
+	f.Add([]byte(`{"auditID":"a","stage":"s","user":{"username":"u","extra":{"a":["b"],"authentication.kubernetes.io/node-name":["node-1"]}}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var p fastjson.Parser
 		v, perr := p.ParseBytes(line)
@@ -153,6 +155,24 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 		}
 		if got, want := describe(&e), reference(v); got != want {
 			t.Fatalf("scanner and fastjson differ\n got %s\nwant %s", got, want)
+		}
+		// A user.extra key's value, as Extra finds it (by its bytes when
+		// it can, else by a scan), is fastjson's.
+		if extra := v.GetObject("user", "extra"); extra != nil {
+			extra.Visit(func(k []byte, x *fastjson.Value) {
+				want := ""
+				switch x.Type() {
+				case fastjson.TypeString:
+					want = string(x.GetStringBytes())
+				case fastjson.TypeArray:
+					if a := x.GetArray(); len(a) > 0 && a[0].Type() == fastjson.TypeString {
+						want = string(a[0].GetStringBytes())
+					}
+				}
+				if got := e.User.Extra(string(k)); got != want {
+					t.Fatalf("Extra(%q) = %q, fastjson has %q", k, got, want)
+				}
+			})
 		}
 	})
 }
