@@ -5,12 +5,12 @@ package sources
 // memory, and nothing for the collector to follow), other IDs (a client's
 // own Audit-ID header) as strings.
 type requestTimes struct {
-	uuids map[[16]byte]int64
+	uuids uuidTable
 	other map[string]int64
 }
 
-func newRequestTimes(n int) *requestTimes {
-	return &requestTimes{uuids: make(map[[16]byte]int64, n), other: map[string]int64{}}
+func newRequestTimes(int) *requestTimes {
+	return &requestTimes{other: map[string]int64{}}
 }
 
 // reqKey is an auditID parsed once for the lookups of one record.
@@ -27,8 +27,7 @@ func keyOf(id string) reqKey {
 
 func (r *requestTimes) get(k reqKey) (int64, bool) {
 	if k.uuid {
-		t, ok := r.uuids[k.u]
-		return t, ok
+		return r.uuids.get(k.u)
 	}
 	t, ok := r.other[k.id]
 	return t, ok
@@ -37,7 +36,7 @@ func (r *requestTimes) get(k reqKey) (int64, bool) {
 // put keeps a copy of the ID.
 func (r *requestTimes) put(k reqKey, t int64) {
 	if k.uuid {
-		r.uuids[k.u] = t
+		r.uuids.put(k.u, t)
 		return
 	}
 	id := k.id
@@ -49,21 +48,17 @@ func (r *requestTimes) put(k reqKey, t int64) {
 
 func (r *requestTimes) del(k reqKey) {
 	if k.uuid {
-		delete(r.uuids, k.u)
+		r.uuids.del(k.u)
 		return
 	}
 	delete(r.other, k.id)
 }
 
-func (r *requestTimes) len() int { return len(r.uuids) + len(r.other) }
+func (r *requestTimes) len() int { return r.uuids.len() + len(r.other) }
 
 // deleteBefore forgets the requests of times before limit.
 func (r *requestTimes) deleteBefore(limit int64) {
-	for u, t := range r.uuids {
-		if t < limit {
-			delete(r.uuids, u)
-		}
-	}
+	r.uuids.deleteBefore(limit)
 	for id, t := range r.other {
 		if t < limit {
 			delete(r.other, id)
@@ -75,9 +70,7 @@ func (r *requestTimes) deleteBefore(limit int64) {
 // them.
 func (r *requestTimes) strings() map[string]int64 {
 	out := make(map[string]int64, r.len())
-	for u, t := range r.uuids {
-		out[formatUUID(u)] = t
-	}
+	r.uuids.each(func(u [16]byte, t int64) { out[formatUUID(u)] = t })
 	for id, t := range r.other {
 		out[id] = t
 	}

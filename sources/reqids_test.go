@@ -28,7 +28,7 @@ func TestRequestTimes(t *testing.T) {
 			t.Errorf("strings()[%q] = %d, %v; want %d", id, v, ok, i)
 		}
 	}
-	if n := len(r.uuids); n != 1 {
+	if n := r.uuids.len(); n != 1 {
 		t.Errorf("%d IDs kept as UUIDs, want 1 (only the canonical one)", n)
 	}
 	r.deleteBefore(3)
