@@ -132,27 +132,20 @@ func (u *uuidTable) each(fn func(k [16]byte, t int64)) {
 	}
 }
 
-// deleteBefore drops the entries of times before limit.
+// deleteBefore drops the entries of times before limit. It allocates
+// only for what it drops: it runs every minute of log time, and usually
+// drops nothing.
 func (u *uuidTable) deleteBefore(limit int64) {
 	if u.zero && u.zeroAt < limit {
 		u.zero = false
 	}
-	keep := make([]uuidSlot, 0, u.n)
+	var old [][16]byte
 	for i := range u.slots {
-		if s := u.slots[i]; s.k != ([16]byte{}) && s.t >= limit {
-			keep = append(keep, s)
+		if s := &u.slots[i]; s.k != ([16]byte{}) && s.t < limit {
+			old = append(old, s.k)
 		}
 	}
-	if len(keep) == u.n {
-		return
-	}
-	size := minUUIDSlots
-	for len(keep)*4 > size*3 {
-		size *= 2
-	}
-	u.slots, u.n = make([]uuidSlot, size), len(keep)
-	for _, s := range keep {
-		j, _ := u.find(&s.k)
-		u.slots[j] = s
+	for _, k := range old {
+		u.del(k)
 	}
 }

@@ -118,3 +118,19 @@ func TestUUIDTableChurn(t *testing.T) {
 		t.Errorf("%d entries in up to %d slots; want %d in at most 8192", u.len(), maxSlots, live)
 	}
 }
+
+// TestUUIDTableExpireNothing: the minutely expiry that drops nothing
+// allocates nothing (it runs on every minute of a long log).
+func TestUUIDTableExpireNothing(t *testing.T) {
+	var u uuidTable
+	for i := range 10000 {
+		u.put([16]byte{byte(i), byte(i >> 8), 1}, int64(i))
+	}
+	if n := testing.AllocsPerRun(10, func() { u.deleteBefore(0) }); n != 0 {
+		t.Errorf("deleteBefore that drops nothing: %v allocations", n)
+	}
+	u.deleteBefore(5000)
+	if u.len() != 5000 {
+		t.Errorf("after deleteBefore(5000): %d entries, want 5000", u.len())
+	}
+}
