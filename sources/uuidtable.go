@@ -6,15 +6,21 @@ import "hash/maphash"
 // deletion by backward shift, which leaves no tombstones. A log's churn
 // of long-running requests (every watch added, then deleted when it ends)
 // keeps it the size of what is open; a Go map under the same churn grows
-// to twice that and stays there (~120 bytes an entry against 24 here,
-// at 75% load at most).
+// to twice that and stays there (~120 bytes an entry against 24 here, at
+// 75% load at most). The IDs are spread over 256 segments that grow and
+// shrink on their own, so that growing never holds two copies of it all.
 type uuidTable struct {
-	slots []uuidSlot
-	n     int
+	segs [256]uuidSeg
+	n    int
 	// The zero UUID marks a free slot; an ID that is all zeroes is kept
 	// here.
 	zero   bool
 	zeroAt int64
+}
+
+type uuidSeg struct {
+	slots []uuidSlot
+	n     int
 }
 
 type uuidSlot struct {
@@ -26,7 +32,7 @@ type uuidSlot struct {
 // layout of the table must not be theirs to choose.
 var uuidSeed = maphash.MakeSeed()
 
-const minUUIDSlots = 64
+const minSegSlots = 16
 
 func (u *uuidTable) len() int {
 	if u.zero {
@@ -35,19 +41,21 @@ func (u *uuidTable) len() int {
 	return u.n
 }
 
-func (u *uuidTable) home(k *[16]byte) int {
-	return int(maphash.Comparable(uuidSeed, *k)) & (len(u.slots) - 1)
-}
+func uuidHash(k *[16]byte) uint64 { return maphash.Comparable(uuidSeed, *k) }
+
+// seg is k's segment; the hash's top byte chooses it, its low bits the
+// home slot.
+func (u *uuidTable) seg(h uint64) *uuidSeg { return &u.segs[h>>56] }
 
 // find returns k's slot, or the free slot where it would go.
-func (u *uuidTable) find(k *[16]byte) (int, bool) {
-	mask := len(u.slots) - 1
-	for i := u.home(k); ; i = (i + 1) & mask {
-		s := &u.slots[i]
-		if s.k == *k {
+func (s *uuidSeg) find(k *[16]byte, h uint64) (int, bool) {
+	mask := len(s.slots) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		sl := &s.slots[i]
+		if sl.k == *k {
 			return i, true
 		}
-		if s.k == ([16]byte{}) {
+		if sl.k == ([16]byte{}) {
 			return i, false
 		}
 	}
@@ -57,11 +65,13 @@ func (u *uuidTable) get(k [16]byte) (int64, bool) {
 	if k == ([16]byte{}) {
 		return u.zeroAt, u.zero
 	}
-	if u.n == 0 {
+	h := uuidHash(&k)
+	s := u.seg(h)
+	if s.n == 0 {
 		return 0, false
 	}
-	i, ok := u.find(&k)
-	return u.slots[i].t, ok
+	i, ok := s.find(&k, h)
+	return s.slots[i].t, ok
 }
 
 func (u *uuidTable) put(k [16]byte, t int64) {
@@ -69,14 +79,17 @@ func (u *uuidTable) put(k [16]byte, t int64) {
 		u.zero, u.zeroAt = true, t
 		return
 	}
-	if (u.n+1)*4 > len(u.slots)*3 {
-		u.resize(max(minUUIDSlots, 2*len(u.slots)))
+	h := uuidHash(&k)
+	s := u.seg(h)
+	if (s.n+1)*4 > len(s.slots)*3 {
+		s.resize(max(minSegSlots, 2*len(s.slots)))
 	}
-	i, ok := u.find(&k)
+	i, ok := s.find(&k, h)
 	if !ok {
+		s.n++
 		u.n++
 	}
-	u.slots[i] = uuidSlot{k: k, t: t}
+	s.slots[i] = uuidSlot{k: k, t: t}
 }
 
 func (u *uuidTable) del(k [16]byte) {
@@ -84,38 +97,41 @@ func (u *uuidTable) del(k [16]byte) {
 		u.zero = false
 		return
 	}
-	if u.n == 0 {
+	h := uuidHash(&k)
+	s := u.seg(h)
+	if s.n == 0 {
 		return
 	}
-	i, ok := u.find(&k)
+	i, ok := s.find(&k, h)
 	if !ok {
 		return
 	}
 	// Backward shift: move up each later entry of the run whose home
 	// does not lie cyclically in (i, j], so that every entry stays
 	// reachable from its home without a tombstone.
-	mask := len(u.slots) - 1
-	for j := (i + 1) & mask; u.slots[j].k != ([16]byte{}); j = (j + 1) & mask {
-		h := u.home(&u.slots[j].k)
-		if i <= j && (h <= i || h > j) || i > j && h <= i && h > j {
-			u.slots[i] = u.slots[j]
+	mask := len(s.slots) - 1
+	for j := (i + 1) & mask; s.slots[j].k != ([16]byte{}); j = (j + 1) & mask {
+		hj := int(uuidHash(&s.slots[j].k)) & mask
+		if i <= j && (hj <= i || hj > j) || i > j && hj <= i && hj > j {
+			s.slots[i] = s.slots[j]
 			i = j
 		}
 	}
-	u.slots[i] = uuidSlot{}
+	s.slots[i] = uuidSlot{}
+	s.n--
 	u.n--
-	if len(u.slots) > minUUIDSlots && u.n*8 < len(u.slots) {
-		u.resize(len(u.slots) / 2)
+	if len(s.slots) > minSegSlots && s.n*8 < len(s.slots) {
+		s.resize(len(s.slots) / 2)
 	}
 }
 
-func (u *uuidTable) resize(n int) {
-	old := u.slots
-	u.slots = make([]uuidSlot, n)
+func (s *uuidSeg) resize(n int) {
+	old := s.slots
+	s.slots = make([]uuidSlot, n)
 	for i := range old {
-		if s := &old[i]; s.k != ([16]byte{}) {
-			j, _ := u.find(&s.k)
-			u.slots[j] = *s
+		if sl := &old[i]; sl.k != ([16]byte{}) {
+			j, _ := s.find(&sl.k, uuidHash(&sl.k))
+			s.slots[j] = *sl
 		}
 	}
 }
@@ -125,9 +141,12 @@ func (u *uuidTable) each(fn func(k [16]byte, t int64)) {
 	if u.zero {
 		fn([16]byte{}, u.zeroAt)
 	}
-	for i := range u.slots {
-		if s := &u.slots[i]; s.k != ([16]byte{}) {
-			fn(s.k, s.t)
+	for si := range u.segs {
+		s := &u.segs[si]
+		for i := range s.slots {
+			if sl := &s.slots[i]; sl.k != ([16]byte{}) {
+				fn(sl.k, sl.t)
+			}
 		}
 	}
 }
@@ -140,11 +159,11 @@ func (u *uuidTable) deleteBefore(limit int64) {
 		u.zero = false
 	}
 	var old [][16]byte
-	for i := range u.slots {
-		if s := &u.slots[i]; s.k != ([16]byte{}) && s.t < limit {
-			old = append(old, s.k)
+	u.each(func(k [16]byte, t int64) {
+		if t < limit && k != ([16]byte{}) {
+			old = append(old, k)
 		}
-	}
+	})
 	for _, k := range old {
 		u.del(k)
 	}

@@ -85,8 +85,8 @@ func TestUUIDTable(t *testing.T) {
 			for k := range ref {
 				u.del(k)
 			}
-			if u.len() != 0 || len(u.slots) > minUUIDSlots {
-				t.Errorf("emptied: len %d, %d slots (peak %d entries)", u.len(), len(u.slots), peak)
+			if u.len() != 0 || u.slotCount() > 256*minSegSlots {
+				t.Errorf("emptied: len %d, %d slots (peak %d entries)", u.len(), u.slotCount(), peak)
 			}
 		})
 	}
@@ -111,11 +111,11 @@ func TestUUIDTableChurn(t *testing.T) {
 		u.put(k, int64(i))
 		ring[i%live] = k
 		if i > live {
-			maxSlots = max(maxSlots, len(u.slots))
+			maxSlots = max(maxSlots, u.slotCount())
 		}
 	}
-	if u.len() != live || maxSlots > 8192 {
-		t.Errorf("%d entries in up to %d slots; want %d in at most 8192", u.len(), maxSlots, live)
+	if u.len() != live || maxSlots > 4*live {
+		t.Errorf("%d entries in up to %d slots; want %d in at most %d", u.len(), maxSlots, live, 4*live)
 	}
 }
 
@@ -133,4 +133,12 @@ func TestUUIDTableExpireNothing(t *testing.T) {
 	if u.len() != 5000 {
 		t.Errorf("after deleteBefore(5000): %d entries, want 5000", u.len())
 	}
+}
+
+func (u *uuidTable) slotCount() int {
+	n := 0
+	for i := range u.segs {
+		n += len(u.segs[i].slots)
+	}
+	return n
 }
