@@ -27,7 +27,8 @@ const (
 // It understands plain events, EventList batches (webhook backend), JSON
 // arrays of events, EKS CloudWatch exports (message holds the event, also in
 // logEvents[] and events[] batches) and AKS diagnostic records
-// (properties.log holds the event as a string, also in records[]).
+// (properties.log holds the event as a string, also in records[]), and
+// kube-apiserver's legacy text format (legacy.go).
 // One decoder per worker: its parsers own the memory events point into.
 type Decoder struct {
 	outer fastjson.Parser
@@ -84,6 +85,19 @@ func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
 	}
 	v, err := d.outer.ParseBytes(line)
 	if err != nil {
+		if b, ok := legacyJSON(line); ok {
+			// --audit-log-format=legacy: the same event, read as JSON.
+			d.item = append(d.item[:0], b...)
+			d.ev.Source = pos
+			switch d.ev.scan(d.item, nil, &d.tc) {
+			case scanEvent:
+				d.Emit(&d.ev)
+				return 1, nil
+			case scanNoTime:
+				return 0, d.noTime()
+			}
+			return 0, &DecodeError{SkipIncomplete, "a legacy-format audit line without what an event needs"}
+		}
 		return 0, &DecodeError{SkipMalformed, shortErr(err)}
 	}
 	if res == scanMalformed {

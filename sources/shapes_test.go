@@ -43,6 +43,11 @@ func TestShapes(t *testing.T) {
 		{file: "jq-stream.json", lines: 125,
 			want: []string{"jq-1 2026-11-24T10:00:01Z requestReceivedTimestamp true", "jq-3 2026-11-24T10:00:03Z requestReceivedTimestamp true"},
 			skip: map[string]int64{audit.SkipIncomplete: 1, audit.SkipMalformed: 1}, problem: "jq-stream.json:36: incomplete audit event: no auditID"},
+		// kube-apiserver's --audit-log-format=legacy: no stage time, so
+		// no latency; the request's two stages count once.
+		{file: "legacy.log", lines: 5,
+			want: []string{"6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a01 2026-11-24T10:00:00.1Z requestReceivedTimestamp false", "6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a02 2026-11-24T08:00:01.5Z requestReceivedTimestamp false",
+				"6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a03 2026-11-24T10:00:02Z requestReceivedTimestamp false", "6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a04 2026-11-24T10:00:03Z requestReceivedTimestamp false"}},
 		// A byte order mark before the first event.
 		{file: "bom.jsonl", lines: 2,
 			want: []string{"jq-5 2026-11-24T10:00:05Z requestReceivedTimestamp true", "jq-6 2026-11-24T10:00:06Z requestReceivedTimestamp true"}},
