@@ -3,6 +3,7 @@ package sources
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
@@ -229,7 +230,22 @@ const (
 	CompressionNone = "none"
 	CompressionGzip = "gzip"
 	CompressionZstd = "zstd"
+	// CompressionBzip2 is bzip2, which some archives of old logs use.
+	CompressionBzip2 = "bzip2"
 )
+
+// unsupported are the archive and compression formats an input may be in
+// that are not read, by their first bytes: such an input is named with
+// what to do, rather than read as lines of binary.
+var unsupported = []struct {
+	magic []byte
+	what  string
+}{
+	{[]byte{0xfd, '7', 'z', 'X', 'Z', 0}, "xz-compressed (decompress it first: xz -d)"},
+	{[]byte{0x04, 0x22, 0x4d, 0x18}, "lz4-compressed (decompress it first: lz4 -d)"},
+	{[]byte("PK\x03\x04"), "a zip archive (unzip it, and read the logs inside)"},
+	{[]byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, "a 7z archive (extract it, and read the logs inside)"},
+}
 
 type decompressor struct {
 	io.Reader
@@ -255,7 +271,7 @@ func openDecompressed(in Input) (io.ReadCloser, string, error) {
 		return nil, "", err
 	}
 	br := bufio.NewReaderSize(raw, 256<<10)
-	magic, err := br.Peek(4)
+	magic, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
 		_ = raw.Close()
 		return nil, "", err
@@ -275,6 +291,14 @@ func openDecompressed(in Input) (io.ReadCloser, string, error) {
 			return nil, CompressionZstd, fmt.Errorf("zstd: %w", err)
 		}
 		return &decompressor{Reader: zr, closers: []io.Closer{raw, zstdCloser{zr}}}, CompressionZstd, nil
+	case len(magic) >= 4 && magic[0] == 'B' && magic[1] == 'Z' && magic[2] == 'h' && magic[3] >= '1' && magic[3] <= '9':
+		return &decompressor{Reader: bzip2.NewReader(br), closers: []io.Closer{raw}}, CompressionBzip2, nil
+	}
+	for _, u := range unsupported {
+		if bytes.HasPrefix(magic, u.magic) {
+			_ = raw.Close()
+			return nil, CompressionNone, fmt.Errorf("%s", u.what)
+		}
 	}
 	return &decompressor{Reader: br, closers: []io.Closer{raw}}, CompressionNone, nil
 }
@@ -283,7 +307,7 @@ type zstdCloser struct{ d *zstd.Decoder }
 
 func (z zstdCloser) Close() error { z.d.Close(); return nil }
 
-// OpenDecompressed opens a file and decompresses it (gzip, zstd) as its
+// OpenDecompressed opens a file and decompresses it (gzip, zstd, bzip2) as its
 // content says.
 func OpenDecompressed(path string) (io.ReadCloser, error) {
 	rc, _, err := openDecompressed(Input{Name: path, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
@@ -292,7 +316,7 @@ func OpenDecompressed(path string) (io.ReadCloser, error) {
 
 // OpenInput opens an input and decompresses it as its content says,
 // returning the compression found (CompressionNone, CompressionGzip,
-// CompressionZstd). Start and Seeked are not applied.
+// CompressionZstd, CompressionBzip2). Start and Seeked are not applied.
 func OpenInput(in Input) (io.ReadCloser, string, error) {
 	return openDecompressed(in)
 }

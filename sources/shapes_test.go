@@ -2,6 +2,8 @@ package sources_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -48,6 +50,9 @@ func TestShapes(t *testing.T) {
 		{file: "legacy.log", lines: 5,
 			want: []string{"6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a01 2026-11-24T10:00:00.1Z requestReceivedTimestamp false", "6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a02 2026-11-24T08:00:01.5Z requestReceivedTimestamp false",
 				"6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a03 2026-11-24T10:00:02Z requestReceivedTimestamp false", "6b1f2c7e-0d6a-4d7b-9a51-0a1c3e5f7a04 2026-11-24T10:00:03Z requestReceivedTimestamp false"}},
+		// bzip2, which some archives of old logs use.
+		{file: "bzip2.jsonl.bz2", lines: 2,
+			want: []string{"bz-1 2026-11-24T10:00:05Z requestReceivedTimestamp true", "bz-2 2026-11-24T10:00:06Z requestReceivedTimestamp true"}},
 		// A byte order mark before the first event.
 		{file: "bom.jsonl", lines: 2,
 			want: []string{"jq-5 2026-11-24T10:00:05Z requestReceivedTimestamp true", "jq-6 2026-11-24T10:00:06Z requestReceivedTimestamp true"}},
@@ -92,6 +97,34 @@ func TestShapes(t *testing.T) {
 						t.Errorf("summary %q lacks %q", st.Summary(), s)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestUnsupportedCompression: an input in a format that is not read is
+// named with what to do, not read as lines of binary.
+func TestUnsupportedCompression(t *testing.T) {
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{
+		"audit.log.xz":  {0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3},
+		"audit.log.lz4": {0x04, 0x22, 0x4d, 0x18, 1, 2},
+		"logs.zip":      []byte("PK\x03\x04rest"),
+		"logs.7z":       {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			in, err := sources.ResolveInputs([]string{p}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := sources.Read(context.Background(), sources.ReadOptions{Inputs: in}, func() audit.Sink { return audit.SinkFunc(func(*audit.Event) {}) })
+			if err == nil || len(st.Problems) != 1 || st.Problems[0].Reason != audit.SkipUnreadable ||
+				!strings.Contains(st.Problems[0].String(), name+" (byte 0): unreadable input: ") || st.Lines != 0 {
+				t.Errorf("err %v, problems %v, %d lines", err, st.Problems, st.Lines)
 			}
 		})
 	}
