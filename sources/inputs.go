@@ -284,7 +284,7 @@ func openDecompressed(in Input) (io.ReadCloser, string, error) {
 			return nil, CompressionGzip, fmt.Errorf("gzip: %w", err)
 		}
 		return &decompressor{Reader: zr, closers: []io.Closer{raw, zr}}, CompressionGzip, nil
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
 		if err != nil {
 			_ = raw.Close()
