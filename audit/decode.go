@@ -88,13 +88,8 @@ func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
 		if b, ok := legacyJSON(line); ok {
 			// --audit-log-format=legacy: the same event, read as JSON.
 			d.item = append(d.item[:0], b...)
-			d.ev.Source = pos
-			switch d.ev.scan(d.item, nil, &d.tc) {
-			case scanEvent:
-				d.Emit(&d.ev)
-				return 1, nil
-			case scanNoTime:
-				return 0, d.noTime()
+			if n, derr, ok := d.emitItem(pos); ok {
+				return n, derr
 			}
 			return 0, &DecodeError{SkipIncomplete, "a legacy-format audit line without what an event needs"}
 		}
@@ -120,13 +115,8 @@ func (d *Decoder) value(v *fastjson.Value, pos Position) (int, *DecodeError) {
 	}
 	if v.Exists("auditID") || isAuditKind(v) {
 		d.item = v.MarshalTo(d.item[:0])
-		d.ev.Source = pos
-		switch d.ev.scan(d.item, nil, &d.tc) {
-		case scanEvent:
-			d.Emit(&d.ev)
-			return 1, nil
-		case scanNoTime:
-			return 0, d.noTime()
+		if n, derr, ok := d.emitItem(pos); ok {
+			return n, derr
 		}
 		return 0, notAudit(v)
 	}
@@ -221,6 +211,20 @@ func (d *Decoder) embedded(s []byte, pos Position, field string) (int, *DecodeEr
 	d.inInner = true
 	defer func() { d.inInner = false }()
 	return d.value(v, pos)
+}
+
+// emitItem scans d.item as an event and emits it; ok is false when it
+// is neither an event nor one without a usable time.
+func (d *Decoder) emitItem(pos Position) (n int, derr *DecodeError, ok bool) {
+	d.ev.Source = pos
+	switch d.ev.scan(d.item, nil, &d.tc) {
+	case scanEvent:
+		d.Emit(&d.ev)
+		return 1, nil, true
+	case scanNoTime:
+		return 0, d.noTime(), true
+	}
+	return 0, nil, false
 }
 
 // noTime says why the event just scanned has no usable time.
