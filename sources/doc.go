@@ -1,6 +1,7 @@
 // Package sources is where audit events come from: -f inputs (files,
 // directories, globs, stdin) in rotation order, decompression by content
-// (gzip, zstd, bzip2; xz, lz4, zip and 7z are named, not read), node container logs (CRI, docker), and the parallel reader
+// (gzip, zstd, bzip2; tar archives as their files; xz, lz4, zip and 7z are
+// named, not read), node container logs (CRI, docker), and the parallel reader
 // that splits inputs into chunks, decodes them on workers, counts each
 // request once across its stages (the sequencer) and reports what it read
 // and skipped (Stats, Problem).

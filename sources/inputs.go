@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
@@ -232,6 +233,9 @@ const (
 	CompressionZstd = "zstd"
 	// CompressionBzip2 is bzip2, which some archives of old logs use.
 	CompressionBzip2 = "bzip2"
+	// CompressionTar is a tar archive, read as its files one after the
+	// other (after the compression around it: "gzip+tar").
+	CompressionTar = "tar"
 )
 
 // unsupported are the archive and compression formats an input may be in
@@ -264,43 +268,109 @@ func (d *decompressor) Close() error {
 
 // openDecompressed opens an input and detects its compression from the
 // content, not the name: rotated audit logs keep their .log name when
-// compressed by other tools, and gzip files get renamed.
+// compressed by other tools, and gzip files get renamed. A tar archive
+// (a support bundle of /var/log/kube-apiserver, compressed or not) reads
+// as its files one after the other, each decompressed as its content says.
 func openDecompressed(in Input) (io.ReadCloser, string, error) {
 	raw, err := in.Open()
 	if err != nil {
 		return nil, "", err
 	}
-	br := bufio.NewReaderSize(raw, 256<<10)
+	r, comp, closers, err := decompress(raw)
+	if err != nil {
+		_ = raw.Close()
+		return nil, comp, err
+	}
+	closers = append([]io.Closer{raw}, closers...)
+	br := bufio.NewReaderSize(r, 256<<10)
+	if head, _ := br.Peek(262); len(head) == 262 && string(head[257:262]) == "ustar" {
+		if comp == CompressionNone {
+			comp = CompressionTar
+		} else {
+			comp += "+" + CompressionTar
+		}
+		return &decompressor{Reader: &tarFiles{tr: tar.NewReader(br)}, closers: closers}, comp, nil
+	}
+	return &decompressor{Reader: br, closers: closers}, comp, nil
+}
+
+// decompress wraps r in the decompressor its first bytes call for.
+func decompress(r io.Reader) (io.Reader, string, []io.Closer, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
-		_ = raw.Close()
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			_ = raw.Close()
-			return nil, CompressionGzip, fmt.Errorf("gzip: %w", err)
+			return nil, CompressionGzip, nil, fmt.Errorf("gzip: %w", err)
 		}
-		return &decompressor{Reader: zr, closers: []io.Closer{raw, zr}}, CompressionGzip, nil
+		return zr, CompressionGzip, []io.Closer{zr}, nil
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
 		if err != nil {
-			_ = raw.Close()
-			return nil, CompressionZstd, fmt.Errorf("zstd: %w", err)
+			return nil, CompressionZstd, nil, fmt.Errorf("zstd: %w", err)
 		}
-		return &decompressor{Reader: zr, closers: []io.Closer{raw, zstdCloser{zr}}}, CompressionZstd, nil
+		return zr, CompressionZstd, []io.Closer{zstdCloser{zr}}, nil
 	case len(magic) >= 4 && magic[0] == 'B' && magic[1] == 'Z' && magic[2] == 'h' && magic[3] >= '1' && magic[3] <= '9':
-		return &decompressor{Reader: bzip2.NewReader(br), closers: []io.Closer{raw}}, CompressionBzip2, nil
+		return bzip2.NewReader(br), CompressionBzip2, nil, nil
 	}
 	for _, u := range unsupported {
 		if bytes.HasPrefix(magic, u.magic) {
-			_ = raw.Close()
-			return nil, CompressionNone, fmt.Errorf("%s", u.what)
+			return nil, CompressionNone, nil, fmt.Errorf("%s", u.what)
 		}
 	}
-	return &decompressor{Reader: br, closers: []io.Closer{raw}}, CompressionNone, nil
+	return br, CompressionNone, nil, nil
+}
+
+// tarFiles reads a tar archive's regular files one after the other, each
+// decompressed as its content says and ended by a newline, so that no
+// line joins the next file's first.
+type tarFiles struct {
+	tr      *tar.Reader
+	cur     io.Reader
+	closers []io.Closer
+	last    byte // the last byte the current file gave
+}
+
+func (t *tarFiles) Read(p []byte) (int, error) {
+	for {
+		if t.cur == nil {
+			h, err := t.tr.Next()
+			if err != nil {
+				return 0, err // io.EOF at the end of the archive
+			}
+			if h.Typeflag != tar.TypeReg || h.Size == 0 {
+				continue
+			}
+			r, _, closers, err := decompress(t.tr)
+			if err != nil {
+				return 0, fmt.Errorf("%s in the archive: %w", h.Name, err)
+			}
+			t.cur, t.closers, t.last = r, closers, '\n'
+		}
+		n, err := t.cur.Read(p)
+		if n > 0 {
+			t.last = p[n-1]
+			return n, nil
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		for _, c := range t.closers {
+			_ = c.Close()
+		}
+		t.cur, t.closers = nil, nil
+		if t.last != '\n' && len(p) > 0 {
+			p[0], t.last = '\n', '\n'
+			return 1, nil
+		}
+	}
 }
 
 type zstdCloser struct{ d *zstd.Decoder }
@@ -364,6 +434,23 @@ const MaxMergedStreams = 64
 // or several that Read merges by time. A consumer with windows (detect)
 // can then close them as time passes.
 func TimeOrdered(inputs []Input) bool {
+	for _, in := range inputs {
+		if isTarName(in.Name) {
+			return false // its files come in the archive's order, not time's
+		}
+	}
 	n := len(Streams(inputs))
 	return n >= 1 && n <= MaxMergedStreams
+}
+
+// isTarName reports a tar archive's name (.tar, .tgz, .tar.gz, .tar.zst,
+// .tar.bz2).
+func isTarName(name string) bool {
+	n := strings.ToLower(name)
+	for _, ext := range []string{".tar", ".tgz", ".tar.gz", ".tar.zst", ".tar.bz2"} {
+		if strings.HasSuffix(n, ext) {
+			return true
+		}
+	}
+	return false
 }

@@ -78,3 +78,24 @@ func TestMergeByTime(t *testing.T) {
 		t.Error("TimeOrdered = false for four streams")
 	}
 }
+
+// TestTimeOrderedArchives: a tar archive's files come in the archive's
+// order, so detect does not take it for a log in time order.
+func TestTimeOrderedArchives(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		{"audit.log", true},
+		{"audit.log.gz", true},
+		{"bundle.tar.gz", false},
+		{"bundle.TGZ", false},
+		{"logs.tar", false},
+		{"logs.tar.zst", false},
+	} {
+		in := []sources.Input{{Name: tt.name}}
+		if got := sources.TimeOrdered(in); got != tt.want {
+			t.Errorf("TimeOrdered(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

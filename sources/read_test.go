@@ -1,6 +1,7 @@
 package sources_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -97,6 +98,12 @@ var wantOnce = []string{
 	"a05 ResponseComplete", "a06 ResponseStarted", "a07 ResponseComplete", "a08 ResponseComplete", "a09 Panic",
 }
 
+type tarMember struct {
+	name string
+	data []byte
+	dir  bool
+}
+
 func TestReadShapes(t *testing.T) {
 	lines := readLines(t)
 	plain := joinLines(lines)
@@ -134,6 +141,32 @@ func TestReadShapes(t *testing.T) {
 		q, _ := json.Marshal(string(lines[i]) + "\n")
 		fmt.Fprintf(&docker, `{"log":%s,"stream":"stdout","time":"%s"}`+"\n", q, ts)
 	}
+	// A support bundle: the log directory in a tar, a rotated file
+	// compressed inside it, a directory entry, and a file without a final
+	// newline.
+	tarOf := func(members ...tarMember) []byte {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for _, m := range members {
+			h := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg}
+			if m.dir {
+				h = &tar.Header{Name: m.name, Mode: 0o755, Typeflag: tar.TypeDir}
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write(m.data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	bundle := tarOf(tarMember{name: "kube-apiserver/", dir: true},
+		tarMember{name: "kube-apiserver/audit-2026-11-24T09-00-00.000.log", data: bytes.TrimSuffix(joinLines(lines[:4]), []byte("\n"))},
+		tarMember{name: "kube-apiserver/audit.log.1.gz", data: gzipBytes(t, joinLines(lines[4:]))})
 	crlf := bytes.ReplaceAll(plain, []byte("\n"), []byte("\r\n"))
 	noFinalNewline := bytes.TrimSuffix(plain, []byte("\n"))
 	withBlank := bytes.ReplaceAll(plain, []byte("\n"), []byte("\n\n  \n"))
@@ -162,6 +195,8 @@ func TestReadShapes(t *testing.T) {
 		{name: "CRI container log, gzip", files: map[string][]byte{"kube-apiserver.log.gz": gzipBytes(t, cri.Bytes())}},
 		{name: "docker json-file log", files: map[string][]byte{"c0ffee-json.log": docker.Bytes()}},
 		{name: "CRLF", files: map[string][]byte{"audit.log": crlf}},
+		{name: "tar.gz of the log directory", files: map[string][]byte{"bundle.tar.gz": gzipBytes(t, bundle)}},
+		{name: "tar", files: map[string][]byte{"bundle.tar": bundle}},
 		{name: "no final newline", files: map[string][]byte{"audit.log": noFinalNewline}},
 		{name: "blank lines", files: map[string][]byte{"audit.log": withBlank}},
 		{name: "directory of a rotated set", arg: ".", files: map[string][]byte{
