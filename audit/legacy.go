@@ -177,7 +177,9 @@ func resourceOf(uri string) (resourcePath, bool) {
 		r.name = parts[1]
 	}
 	if len(parts) > 2 {
-		r.sub = strings.Join(parts[2:], "/")
+		// RequestInfo's subresource is one segment; the rest (a proxy's
+		// path) is not part of the objectRef.
+		r.sub = parts[2]
 	}
 	return r, true
 }
