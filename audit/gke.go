@@ -91,32 +91,25 @@ func gkeEvent(v *fastjson.Value, dst []byte) ([]byte, bool) {
 }
 
 // gkeObjectRef turns "apps/v1/namespaces/shop/deployments/checkout/scale"
-// into an objectRef.
+// into an objectRef, resolved as a request's path is (resourceIn).
 func gkeObjectRef(name string) (string, bool) {
 	seg := strings.Split(strings.Trim(name, "/"), "/")
 	if len(seg) < 3 {
 		return "", false
 	}
-	group, version, rest := seg[0], seg[1], seg[2:]
+	group := seg[0]
 	if group == "core" {
 		group = ""
 	}
-	ns := ""
-	if len(rest) >= 3 && rest[0] == "namespaces" {
-		ns, rest = rest[1], rest[2:]
+	r, ok := resourceIn(group, seg[1], seg[2:])
+	if !ok {
+		return "", false
 	}
-	ref := map[string]string{"resource": rest[0], "apiVersion": version}
-	if group != "" {
-		ref["apiGroup"] = group
-	}
-	if ns != "" {
-		ref["namespace"] = ns
-	}
-	if len(rest) > 1 {
-		ref["name"] = rest[1]
-	}
-	if len(rest) > 2 {
-		ref["subresource"] = rest[2]
+	ref := map[string]string{"resource": r.resource, "apiVersion": r.version}
+	for k, v := range map[string]string{"apiGroup": r.group, "namespace": r.namespace, "name": r.name, "subresource": r.sub} {
+		if v != "" {
+			ref[k] = v
+		}
 	}
 	b, err := json.Marshal(ref)
 	return string(b), err == nil

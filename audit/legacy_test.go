@@ -90,3 +90,25 @@ func TestResourceOf(t *testing.T) {
 		}
 	}
 }
+
+// TestGKEObjectRef: a GKE resourceName resolves as a request's path does,
+// a Namespace's own calls included.
+func TestGKEObjectRef(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"apps/v1/namespaces/shop/deployments/checkout/scale", `{"apiGroup":"apps","apiVersion":"v1","name":"checkout","namespace":"shop","resource":"deployments","subresource":"scale"}`},
+		{"core/v1/pods", `{"apiVersion":"v1","resource":"pods"}`},
+		{"core/v1/namespaces/shop", `{"apiVersion":"v1","name":"shop","namespace":"shop","resource":"namespaces"}`},
+		{"core/v1/namespaces/shop/status", `{"apiVersion":"v1","name":"shop","namespace":"shop","resource":"namespaces","subresource":"status"}`},
+		{"core/v1/nodes/n1/proxy/metrics", `{"apiVersion":"v1","name":"n1","resource":"nodes","subresource":"proxy"}`},
+		{"core/v1", ""},
+	}
+	for _, tt := range tests {
+		got, ok := gkeObjectRef(tt.name)
+		if !ok {
+			got = ""
+		}
+		if got != tt.want {
+			t.Errorf("gkeObjectRef(%q) = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
