@@ -276,13 +276,16 @@ func openDecompressed(in Input) (io.ReadCloser, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	r, comp, closers, err := decompress(raw)
+	r, comp, closers, err := decompress(raw, 256<<10)
 	if err != nil {
 		_ = raw.Close()
 		return nil, comp, err
 	}
 	closers = append([]io.Closer{raw}, closers...)
-	br := bufio.NewReaderSize(r, 256<<10)
+	br, ok := r.(*bufio.Reader) // plain input: decompress's own buffer
+	if !ok {
+		br = bufio.NewReaderSize(r, 256<<10)
+	}
 	if head, _ := br.Peek(262); len(head) == 262 && string(head[257:262]) == "ustar" {
 		if comp == CompressionNone {
 			comp = CompressionTar
@@ -294,9 +297,11 @@ func openDecompressed(in Input) (io.ReadCloser, string, error) {
 	return &decompressor{Reader: br, closers: closers}, comp, nil
 }
 
-// decompress wraps r in the decompressor its first bytes call for.
-func decompress(r io.Reader) (io.Reader, string, []io.Closer, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+// decompress wraps r, read through a buffer of size bytes, in the
+// decompressor its first bytes call for; uncompressed, it returns the
+// buffered reader.
+func decompress(r io.Reader, size int) (io.Reader, string, []io.Closer, error) {
+	br := bufio.NewReaderSize(r, size)
 	magic, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, "", nil, err
@@ -345,7 +350,7 @@ func (t *tarFiles) Read(p []byte) (int, error) {
 			if h.Typeflag != tar.TypeReg || h.Size == 0 {
 				continue
 			}
-			r, _, closers, err := decompress(t.tr)
+			r, _, closers, err := decompress(t.tr, 64<<10)
 			if err != nil {
 				return 0, fmt.Errorf("%s in the archive: %w", h.Name, err)
 			}

@@ -1243,7 +1243,7 @@ func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *
 	s := &sequencer{
 		worker:  *newWorker(sink, opts, stageSet, len(opts.Inputs)),
 		waiting: map[int64]lrBatch{},
-		open:    newRequestTimes(len(opts.OpenRequests)),
+		open:    newRequestTimes(),
 		recent:  map[string]struct{}{},
 	}
 	for id, t := range opts.OpenRequests {

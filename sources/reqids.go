@@ -9,7 +9,7 @@ type requestTimes struct {
 	other map[string]int64
 }
 
-func newRequestTimes(int) *requestTimes {
+func newRequestTimes() *requestTimes {
 	return &requestTimes{other: map[string]int64{}}
 }
 

@@ -12,7 +12,7 @@ func TestRequestTimes(t *testing.T) {
 		"41c7a4f7-9b97-73e9-57e8-1af475acb17g", // not hex
 		"",
 	}
-	r := newRequestTimes(0)
+	r := newRequestTimes()
 	for i, id := range ids {
 		r.put(keyOf(id), int64(i))
 	}
