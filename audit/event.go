@@ -115,9 +115,14 @@ type Event struct {
 	bodyVals  [2]*fastjson.Value
 	bodyParse *[2]fastjson.Parser
 	hasBodies bool
+	// bodyPlain is annPlain for each body.
+	bodyPlain [2]uint8
 	// annKV are the annotations as Annotation reads them, once annRead.
 	annKV   []annKV
 	annRead bool
+	// annPlain is 1 when annotations has no \/ or \u escape, 2 when it
+	// has, 0 until Annotation looked.
+	annPlain uint8
 	// nodeName is NodeName, once nodeRead.
 	nodeName string
 	nodeRead bool
@@ -168,6 +173,18 @@ func (e *Event) Annotation(key string) string {
 	// Detect asks for a few annotations of every event (the decision, a
 	// rule's prefilter keys): the object is read once, on the first ask.
 	if !e.annRead {
+		if len(e.annotations) == 0 {
+			return ""
+		}
+		if e.annPlain == 0 {
+			e.annPlain = 2
+			if plainEscapes(e.annotations) {
+				e.annPlain = 1
+			}
+		}
+		if e.annPlain == 1 && searchableKey(key) && !strings.Contains(StringView(e.annotations), key) {
+			return "" // (see searchableKey)
+		}
 		e.annRead = true
 		e.annKV = appendAnnotations(e.annKV[:0], e.annotations, &e.arena)
 	}
@@ -235,7 +252,7 @@ func (e *Event) at(path []string) (*fastjson.Value, []string) {
 				continue
 			}
 			if e.bodyVals[k] == nil {
-				if e.bodies[k] == nil {
+				if e.bodies[k] == nil || e.keysAbsent(k, path[1:]) {
 					return nil, nil
 				}
 				if e.bodyParse == nil {
@@ -251,6 +268,45 @@ func (e *Event) at(path []string) (*fastjson.Value, []string) {
 		}
 	}
 	return e.Value(), path
+}
+
+// keysAbsent reports whether body k (not parsed yet) certainly holds no
+// value at path, without parsing it: a key of the path is nowhere in its
+// bytes (see searchableKey). Rules ask each pod created whether its spec
+// sets hostNetwork, privileged, a hostPath, which most never do, and the
+// search costs a fraction of the parse. Segments of digits may index a
+// list and "*" matches anything: those are not looked for. The last
+// segments are looked for first, as they are the rarer ones.
+func (e *Event) keysAbsent(k int, path []string) bool {
+	if e.bodyPlain[k] == 0 {
+		e.bodyPlain[k] = 2
+		if plainEscapes(e.bodies[k]) {
+			e.bodyPlain[k] = 1
+		}
+	}
+	if e.bodyPlain[k] != 1 {
+		return false
+	}
+	body := StringView(e.bodies[k])
+	for i := len(path) - 1; i >= 0; i-- {
+		seg := path[i]
+		if seg == "*" || allDigits(seg) || !searchableKey(seg) {
+			continue
+		}
+		if !strings.Contains(body, seg) {
+			return true
+		}
+	}
+	return false
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // RawJSON is the event's JSON as read: a view, valid as long as the

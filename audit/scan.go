@@ -924,7 +924,7 @@ func lookupCompact(obj []byte, key string, arena *[]byte) (string, bool) {
 		return "", true // not even the key's bytes
 	}
 	if obj[0] != '{' || bytes.IndexByte(obj[1:], '{') >= 0 ||
-		bytes.IndexByte(obj, '\\') >= 0 || key == "" || strings.ContainsAny(key, "\"\\{}[]:, \t\r\n") {
+		bytes.IndexByte(obj, '\\') >= 0 || !plainKey(key) {
 		// (A key of JSON's own characters could match across strings.)
 		return "", false
 	}
@@ -962,6 +962,68 @@ func lookupCompact(obj []byte, key string, arena *[]byte) (string, bool) {
 		s.firstString(&out)
 		return out, true
 	}
+}
+
+// jsonPunct marks JSON's own characters: a key holding one could match
+// across strings.
+var jsonPunct = [256]bool{'"': true, '\\': true, '{': true, '}': true, '[': true, ']': true, ':': true, ',': true, ' ': true, '\t': true, '\r': true, '\n': true}
+
+// plainKey reports whether key is non-empty and free of jsonPunct (a
+// table, not strings.ContainsAny: this runs for most events).
+func plainKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if jsonPunct[key[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// Annotation's search (annotationAbsent): detect asks every event for a
+// few annotations most events lack (a legacy token's), and reading the
+// object costs more than looking for the key's bytes. Their absence proves
+// the key's when each of its characters can only be written as itself: a
+// key of printable ASCII other than JSON's characters (searchableKey), in
+// an object without \/ and \u escapes (plainEscapes), the only others
+// that write such characters.
+
+// keyUnsafe marks the bytes a searchable key may not hold.
+var keyUnsafe = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x80 || jsonPunct[c]
+	}
+	return t
+}()
+
+func searchableKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if keyUnsafe[key[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// plainEscapes reports whether obj has no \/ and no \u escape.
+func plainEscapes(obj []byte) bool {
+	for i := 0; i < len(obj); {
+		j := bytes.IndexByte(obj[i:], '\\')
+		if j < 0 || i+j+1 >= len(obj) {
+			return true
+		}
+		i += j + 1
+		if c := obj[i]; c == '/' || c == 'u' {
+			return false
+		}
+		i++ // the escaped character, a backslash included
+	}
+	return true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

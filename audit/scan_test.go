@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"strings"
@@ -222,6 +223,12 @@ func TestBodyPaths(t *testing.T) {
 		{"repeated: the first", head + `"requestObject":{"a":1},"requestObject":{"a":2}}`, []string{"requestObject", "a"}},
 		{"not a body", head + `"responseStatus":{"code":200}}`, []string{"responseStatus", "code"}},
 		{"escaped key", head + `"requestObject":{"a\"b":"x"}}`, []string{"requestObject", "a\"b"}},
+		// keysAbsent's search: a key written with escapes is still found.
+		{"key in \\u escapes", head + `"requestObject":{"spec":{"\u0068ostNetwork":true}}}`, []string{"requestObject", "spec", "hostNetwork"}},
+		{"key with an escaped slash", head + `"requestObject":{"a\/b":1}}`, []string{"requestObject", "a/b"}},
+		{"key nowhere", head + `"requestObject":{"spec":{"containers":[]}}}`, []string{"requestObject", "spec", "hostPID"}},
+		{"key only in a value", head + `"requestObject":{"spec":"hostPID"}}`, []string{"requestObject", "spec", "hostPID"}},
+		{"an index, its key nowhere", head + `"requestObject":{"a":[{"b":1}]}}`, []string{"requestObject", "a", "0", "b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,6 +246,76 @@ func TestBodyPaths(t *testing.T) {
 				t.Errorf("after Value: Get(%q) = %s, want %s", tt.path, got, want)
 			}
 		})
+	}
+}
+
+// TestBodyPathsRandom compares Get with the whole event's parse on random
+// bodies whose characters are written as themselves or escaped, and paths
+// made of their keys, others and indexes: keysAbsent may only skip the
+// parse when there is nothing at the path.
+func TestBodyPathsRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	keys := []string{"spec", "hostPID", "host", "PID", "a/b", "0", "1"}
+	quote := func(s string) string {
+		var sb strings.Builder
+		sb.WriteByte('"')
+		for _, c := range []byte(s) {
+			switch {
+			case c == '/' && r.IntN(3) == 0:
+				sb.WriteString(`\/`)
+			case r.IntN(10) == 0:
+				fmt.Fprintf(&sb, `\u%04x`, c)
+			default:
+				sb.WriteByte(c)
+			}
+		}
+		sb.WriteByte('"')
+		return sb.String()
+	}
+	var value func(depth int) string
+	value = func(depth int) string {
+		switch n := r.IntN(4); {
+		case depth > 2 || n == 0:
+			return quote(keys[r.IntN(len(keys))])
+		case n == 1:
+			var parts []string
+			for range r.IntN(3) {
+				parts = append(parts, value(depth+1))
+			}
+			return "[" + strings.Join(parts, ",") + "]"
+		default:
+			var parts []string
+			for range r.IntN(3) + 1 {
+				parts = append(parts, quote(keys[r.IntN(len(keys))])+":"+value(depth+1))
+			}
+			return "{" + strings.Join(parts, ",") + "}"
+		}
+	}
+	const head = `{"auditID":"a","stage":"ResponseComplete","requestReceivedTimestamp":"2026-11-24T10:00:00Z","requestObject":`
+	found := 0
+	for range 5000 {
+		line := head + value(0) + "}"
+		v := fastjson.MustParse(line)
+		var e Event
+		if !e.Scan([]byte(line)) {
+			t.Fatalf("not an event: %s", line)
+		}
+		for range 4 {
+			path := []string{"requestObject"}
+			for range r.IntN(3) + 1 {
+				path = append(path, keys[r.IntN(len(keys))])
+			}
+			want := marshalOrNil(v.Get(path...))
+			if got := marshalOrNil(e.Get(path...)); got != want {
+				t.Fatalf("%s: Get(%q) = %s, want %s", line, path, got, want)
+			}
+			if want != "<nil>" {
+				found++
+			}
+		}
+	}
+	if found < 1000 {
+		t.Errorf("only %d paths found something", found)
 	}
 }
 
@@ -283,6 +360,13 @@ func TestAnnotationCache(t *testing.T) {
 		{"not a string", `{"a":1,"b":null,"c":{"d":"e"},"f":"g"}`, []string{"a", "b", "c", "d", "f"}},
 		{"escapes", `{"k\"q":"v\n1","u\u00e9":"\u00e9"}`, []string{"k\"q", "ué"}},
 		{"empty", `{}`, []string{"a"}},
+		// annotationAbsent's search: keys written with escapes are found.
+		{"escaped slash", `{"authentication.k8s.io\/legacy-token":"x"}`, []string{"authentication.k8s.io/legacy-token"}},
+		{"escaped letter", `{"\u0061":"1","b":"2"}`, []string{"a", "b"}},
+		{"quotes in a value, key absent", `{"authorization.k8s.io/reason":"RBAC: allowed by \"x\" of \"y\""}`, []string{"authentication.k8s.io/legacy-token", "authorization.k8s.io/reason"}},
+		{"escaped backslash before a slash", `{"a":"x\\/","b/c":"1"}`, []string{"b/c", "a/b"}},
+		{"key only in a value", `{"a":"legacy-token"}`, []string{"legacy-token"}},
+		{"non-ASCII key", `{"é":"1"}`, []string{"é"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,6 +382,65 @@ func TestAnnotationCache(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAnnotationRandom checks Annotation against lookupString on random
+// annotation objects whose characters are written as themselves or
+// escaped (\/, \u00XX, \\), with keys and values built from confusable
+// parts: annotationAbsent may only answer "absent" when the scan agrees.
+func TestAnnotationRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	parts := []string{"k8s.io/legacy-token", "legacy", "-token", "/", "a", `"`, `\`, ":", ",", "é"}
+	pick := func() string {
+		var sb strings.Builder
+		for range r.IntN(3) + 1 {
+			sb.WriteString(parts[r.IntN(len(parts))])
+		}
+		return sb.String()
+	}
+	quote := func(s string) string {
+		var sb strings.Builder
+		sb.WriteByte('"')
+		for _, c := range []byte(s) {
+			switch {
+			case c == '"' || c == '\\':
+				sb.WriteByte('\\')
+				sb.WriteByte(c)
+			case c == '/' && r.IntN(4) == 0:
+				sb.WriteString(`\/`)
+			case c < 0x80 && r.IntN(8) == 0:
+				fmt.Fprintf(&sb, `\u%04x`, c)
+			default:
+				sb.WriteByte(c)
+			}
+		}
+		sb.WriteByte('"')
+		return sb.String()
+	}
+	const head = `{"auditID":"a","stage":"ResponseComplete","requestReceivedTimestamp":"2026-11-24T10:00:00Z","annotations":`
+	keys := []string{"k8s.io/legacy-token", "legacy", "a", "é", "legacy-token"}
+	for range 5000 {
+		var sb strings.Builder
+		sb.WriteByte('{')
+		for i := range r.IntN(4) {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(quote(pick()) + ":" + quote(pick()))
+		}
+		sb.WriteByte('}')
+		ann := sb.String()
+		var e Event
+		if !e.Scan([]byte(head + ann + "}")) {
+			t.Fatalf("not an event: %s", ann)
+		}
+		for _, k := range keys {
+			var arena []byte
+			if got, want := e.Annotation(k), lookupString([]byte(ann), k, &arena); got != want {
+				t.Fatalf("Annotation(%q) on %s = %q, lookupString gives %q", k, ann, got, want)
+			}
+		}
 	}
 }
 

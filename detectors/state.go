@@ -41,53 +41,75 @@ const (
 	idNoDash = 2
 )
 
-// uuidDash marks where the dashes of a UUID's text are.
-var uuidDash = [36]bool{8: true, 13: true, 18: true, 23: true}
+// hexDigit maps a byte to its value as a hex digit, with hexLower or
+// hexUpper for a letter's case, and hexBad when it is no hex digit.
+var hexDigit = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = uint8(c - '0')
+		case c >= 'a' && c <= 'f':
+			t[c] = uint8(c-'a'+10) | hexLower
+		case c >= 'A' && c <= 'F':
+			t[c] = uint8(c-'A'+10) | hexUpper
+		default:
+			t[c] = hexBad
+		}
+	}
+	return t
+}()
+
+const (
+	hexLower = 0x10
+	hexUpper = 0x20
+	hexBad   = 0x40
+)
+
+// uuidHex is where the 32 hex digits of a UUID's text with dashes are.
+var uuidHex = func() (pos [32]uint8) {
+	k := 0
+	for i := range 36 {
+		if i != 8 && i != 13 && i != 18 && i != 23 {
+			pos[k] = uint8(i)
+			k++
+		}
+	}
+	return pos
+}()
 
 // packUUID puts the 16 bytes of s into dst when s is a UUID's text in one
-// of the forms idBuf packs, and returns the form.
+// of the forms idBuf packs, and returns the form. It runs for most events
+// a rule counts (their evidence), so it reads through tables, not
+// branches.
 func packUUID(dst *[idRaw]byte, s string) (uint8, bool) {
 	var form uint8
+	var flags uint8
 	switch len(s) {
 	case 36:
+		if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+			return 0, false
+		}
+		for k := range 16 {
+			hi, lo := hexDigit[s[uuidHex[2*k]]], hexDigit[s[uuidHex[2*k+1]]]
+			flags |= hi | lo
+			dst[k] = hi<<4 | lo&0xf
+		}
 	case 32:
 		form = idNoDash
+		for k := range 16 {
+			hi, lo := hexDigit[s[2*k]], hexDigit[s[2*k+1]]
+			flags |= hi | lo
+			dst[k] = hi<<4 | lo&0xf
+		}
 	default:
 		return 0, false
 	}
-	lower, upper := false, false
-	k := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if form == 0 && uuidDash[i] {
-			if c != '-' {
-				return 0, false
-			}
-			continue
-		}
-		var v byte
-		switch {
-		case c >= '0' && c <= '9':
-			v = c - '0'
-		case c >= 'a' && c <= 'f':
-			v, lower = c-'a'+10, true
-		case c >= 'A' && c <= 'F':
-			v, upper = c-'A'+10, true
-		default:
-			return 0, false
-		}
-		if k&1 == 0 {
-			dst[k>>1] = v << 4
-		} else {
-			dst[k>>1] |= v
-		}
-		k++
-	}
-	if lower && upper {
-		return 0, false // mixed case: kept as written
-	}
-	if upper {
+	switch flags &^ 0xf {
+	case 0, hexLower:
+	case hexUpper:
 		form |= idUpper
+	default:
+		return 0, false // not hex, or mixed case: kept as written
 	}
 	return form, true
 }
