@@ -182,7 +182,7 @@ func (e *Event) Annotation(key string) string {
 				e.annPlain = 1
 			}
 		}
-		if e.annPlain == 1 && searchableKey(key) && !strings.Contains(StringView(e.annotations), key) {
+		if e.annPlain == 1 && searchableKey(key) && !keyIn(StringView(e.annotations), key) {
 			return "" // (see searchableKey)
 		}
 		e.annRead = true
@@ -293,7 +293,7 @@ func (e *Event) keysAbsent(k int, path []string) bool {
 		if seg == "*" || allDigits(seg) || !searchableKey(seg) {
 			continue
 		}
-		if !strings.Contains(body, seg) {
+		if !keyIn(body, seg) {
 			return true
 		}
 	}

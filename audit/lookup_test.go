@@ -121,3 +121,29 @@ func TestLookupCompactRandom(t *testing.T) {
 		t.Errorf("the byte search decided only %d lookups", decided)
 	}
 }
+
+// TestKeyIn compares keyIn with strings.Contains on random texts and keys
+// over a small alphabet (many false hits of the rarest byte), and keys at
+// both ends of the text.
+func TestKeyIn(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const alphabet = `abqQ8":/`
+	gen := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 50000 {
+		s, key := gen(r.IntN(40)), gen(r.IntN(5)+1)
+		if got, want := keyIn(s, key), strings.Contains(s, key); got != want {
+			t.Fatalf("keyIn(%q, %q) = %v, want %v", s, key, got, want)
+		}
+	}
+	for _, tt := range []struct{ s, key string }{{"hostPID", "hostPID"}, {"xhostPID", "hostPID"}, {"hostPIDx", "hostPID"}, {"hostPI", "hostPID"}, {"", "a"}} {
+		if got, want := keyIn(tt.s, tt.key), strings.Contains(tt.s, tt.key); got != want {
+			t.Errorf("keyIn(%q, %q) = %v, want %v", tt.s, tt.key, got, want)
+		}
+	}
+}
