@@ -493,26 +493,33 @@ func parseIPv4(s string) (uint32, bool) {
 	if len(s) < 7 || len(s) > 15 {
 		return 0, false
 	}
+	// Octet by octet, each of one to three digits: every event has an
+	// address, so this is a loop of few branches.
 	var a uint32
-	octets, n, digits := 0, uint32(0), 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '.' {
-			if digits == 0 || n > 255 || octets == 4 {
+	i := 0
+	for octet := 0; octet < 4; octet++ {
+		if octet > 0 {
+			if i >= len(s) || s[i] != '.' {
 				return 0, false
 			}
-			a = a<<8 | n
-			octets++
-			n, digits = 0, 0
-			continue
+			i++
 		}
-		c := s[i]
-		if c < '0' || c > '9' || digits > 0 && n == 0 {
-			return 0, false // not a digit, or a leading zero
+		start := i
+		var n uint32
+		for i < len(s) && i-start < 3 {
+			d := s[i] - '0'
+			if d > 9 {
+				break
+			}
+			n = n*10 + uint32(d)
+			i++
 		}
-		n = n*10 + uint32(c-'0')
-		digits++
+		if i == start || n > 255 || i-start > 1 && s[start] == '0' {
+			return 0, false // no digit, too big, or a leading zero
+		}
+		a = a<<8 | n
 	}
-	return a, octets == 4
+	return a, i == len(s)
 }
 
 // maxIPs bounds identityAt's index: past it, the addresses seen least

@@ -1,7 +1,9 @@
 package detectors
 
 import (
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +40,51 @@ func TestParseIPv4(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseIPv4Random: parseIPv4 accepts exactly the strings that are
+// four dot-separated numbers 0-255 printed without leading zeros
+// (formatIPv4's output), on random strings of digits and dots.
+func TestParseIPv4Random(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const alphabet = "0123456789.0123456789..x"
+	accepted := 0
+	for range 300000 {
+		b := make([]byte, r.IntN(17))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := string(b)
+		want := canonicalIPv4(s)
+		a, ok := parseIPv4(s)
+		if ok != want {
+			t.Fatalf("parseIPv4(%q) ok = %v, want %v", s, ok, want)
+		}
+		if ok {
+			accepted++
+			if formatIPv4(a) != s {
+				t.Fatalf("parseIPv4(%q) = %q", s, formatIPv4(a))
+			}
+		}
+	}
+	if accepted < 100 {
+		t.Errorf("only %d random strings were addresses", accepted)
+	}
+}
+
+// canonicalIPv4 is the definition parseIPv4 implements, written plainly.
+func canonicalIPv4(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 255 || strconv.Itoa(n) != p {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzIPv4RoundTrip: an address parseIPv4 accepts prints back as itself,
