@@ -421,7 +421,16 @@ func (s *Sink) Event(ev *audit.Event) {
 					envSet = true
 				}
 				s.env.SetRedact(false) // match only tests
-				out, err := s.vm.Run(c.Match, s.env)
+				prog := c.Match
+				if c.Residual != nil && !e.noIndex {
+					prog = c.Residual // what the index did not decide
+				}
+				out, err := s.vm.Run(prog, s.env)
+				if err != nil && prog != c.Match {
+					// The rule's own match, for an error that points into
+					// what the rule says.
+					out, err = s.vm.Run(c.Match, s.env)
+				}
 				if err != nil {
 					x := &s.exprErrs[i]
 					if x.match++; x.firstMatch == "" {

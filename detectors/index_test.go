@@ -259,6 +259,16 @@ func checkAdmission(t *testing.T, eng *Engine, line []byte) {
 		case c.MatchExact && admitted[i] && !matched:
 			t.Errorf("rule %s: exact prefilter %s admits an event its match rejects: %s", eng.rules[i].ID, c.Prefilter, line)
 		}
+		if admitted[i] && c.Residual != nil {
+			out, err := machine.Run(c.Residual, env)
+			res, _ := out.(bool)
+			if err != nil {
+				res = false
+			}
+			if res != matched {
+				t.Errorf("rule %s: on an event the prefilter admits the residual match says %v, the match %v: %s", eng.rules[i].ID, res, matched, line)
+			}
+		}
 	}
 }
 

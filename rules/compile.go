@@ -120,7 +120,12 @@ type Compiled struct {
 	// MatchExact: the prefilter alone decides the match, so the runtime
 	// need not run Match.
 	MatchExact bool
-	Prefilter  Filter
+	// Residual is Match without the conjuncts of its top-level && that
+	// the prefilter decides exactly (resource == "pods", code < 400):
+	// what the runtime runs on the events the prefilter admits. Nil when
+	// no conjunct could be left out.
+	Residual  *vm.Program
+	Prefilter Filter
 	// MinCount is a count when requires (count >= N at the top level of
 	// when), so the runtime can skip smaller groups; 0 if none. Only set
 	// for rules without peers, whose groups are judged alone.
@@ -256,6 +261,66 @@ func (cp *compiler) compileMatch() {
 	a := analyze(tree.Node)
 	cp.c.Prefilter = a.terms
 	cp.c.MatchExact = a.exact
+	if !a.exact {
+		if src, ok := residual(tree.Node, a.terms); ok {
+			opts := append(audit.ExprOptions(), expr.AsBool(), expr.WarnOnAny())
+			if p, err := expr.Compile(src, opts...); err == nil {
+				cp.c.Residual = p
+			}
+		}
+	}
+}
+
+// residual is the source of match n without the conjuncts of its
+// top-level && that every term of the prefilter terms implies (exactly
+// analyzed conjuncts only), and whether any was left out.
+func residual(n ast.Node, terms Filter) (string, bool) {
+	var conj []ast.Node
+	var flatten func(ast.Node)
+	flatten = func(n ast.Node) {
+		if b, ok := n.(*ast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
+			flatten(b.Left)
+			flatten(b.Right)
+			return
+		}
+		conj = append(conj, n)
+	}
+	flatten(n)
+	var keep []string
+	for _, c := range conj {
+		if a := analyze(c); a.exact && implies(terms, a.terms) {
+			continue
+		}
+		keep = append(keep, "("+c.String()+")")
+	}
+	switch {
+	case len(keep) == len(conj):
+		return "", false
+	case len(keep) == 0:
+		return "true", true
+	}
+	return strings.Join(keep, " && "), true
+}
+
+// implies reports whether every event some term of f admits is admitted
+// by a term of g: each term of f is within one of g's.
+func implies(f, g Filter) bool {
+	if len(f) == 0 {
+		return false
+	}
+	for _, t := range f {
+		within := false
+		for _, p := range g {
+			if andPF(t, p).String() == t.String() {
+				within = true
+				break
+			}
+		}
+		if !within {
+			return false
+		}
+	}
+	return true
 }
 
 // eventExpr compiles an expression over one event.

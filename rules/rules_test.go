@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,4 +153,37 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rules.ParseAndCompile("fuzz.yaml", data)
 	})
+}
+
+// TestResidual: the residual match leaves out exactly the conjuncts the
+// prefilter decides, and none when the prefilter is looser than they are
+// (its terms merged past maxTerms).
+func TestResidual(t *testing.T) {
+	tests := []struct {
+		name, match string
+		want        string // "" for no residual
+	}{
+		{"fields then a body", `resource == "pods" && verb == "create" && code < 400 && get("requestObject.spec.hostPID") == true`, `(get("requestObject.spec.hostPID") == true)`},
+		{"exact: no match to run", `resource == "pods" && verb in ["create", "update"]`, ""},
+		{"nothing the prefilter decides", `userAgent contains "curl"`, ""},
+		{"an inexact disjunction stays whole", `verb == "get" && (resource == "pods" || userAgent contains "curl")`, `(resource == "pods" || userAgent contains "curl")`},
+		{"merged terms decide nothing", `(verb == "a" && resource == "x" || verb == "b" && resource == "y" || verb == "c" && resource == "z") && (namespace == "n1" && subresource == "s1" || namespace == "n2" && subresource == "s2" || namespace == "n3" && subresource == "s3") && userAgent contains "curl"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := fmt.Sprintf("- id: r\n  title: t\n  severity: low\n  match: '%s'\n  summary: s\n", tt.match)
+			rs, errs := rules.ParseAndCompile("r.yaml", []byte(src))
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			c := rs[0].Compiled()
+			got := ""
+			if c.Residual != nil {
+				got = c.Residual.Source().String()
+			}
+			if got != tt.want {
+				t.Errorf("residual of %s\n got %s\nwant %s (prefilter %s)", tt.match, got, tt.want, c.Prefilter)
+			}
+		})
+	}
 }
