@@ -68,9 +68,9 @@ func (d *DecodeError) Error() string {
 // Decode may read, never write, up to 63 bytes of line's capacity past its
 // length (the rest of its chunk): they must not change meanwhile.
 func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
-	var high bool
-	d.bm, high = classify(line, d.bm)
-	if high && !utf8.Valid(line) {
+	bm, hb, high := classify(line, d.bm)
+	d.bm = bm
+	if high && (hb == nil && !utf8.Valid(line) || hb != nil && !validHigh(line, hb)) {
 		i := firstInvalidUTF8(line)
 		return 0, &DecodeError{SkipInvalidUTF8, fmt.Sprintf("at byte %d of the line", i)}
 	}

@@ -638,7 +638,7 @@ type Rescanner struct {
 
 // Scan is e.Scan(b).
 func (r *Rescanner) Scan(e *Event, b []byte) bool {
-	r.bm, _ = classify(b, r.bm)
+	r.bm, _, _ = classify(b, r.bm)
 	return e.scan(b, r.bm, &r.tc) == scanEvent
 }
 

@@ -448,7 +448,7 @@ func TestAnnotationRandom(t *testing.T) {
 // into e, and word by word without a cache into another event, and fails unless both read the same.
 func scanBoth(t testing.TB, e *Event, line []byte) scanResult {
 	t.Helper()
-	bm, _ := classify(line, nil)
+	bm, _, _ := classify(line, nil)
 	var tc minuteCache
 	res := e.scan(line, bm, &tc)
 	var w Event
