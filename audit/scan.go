@@ -1042,8 +1042,14 @@ var byteRank = func() (r [256]uint8) {
 // its first, which in JSON is usually a lower-case letter found every few
 // bytes: this is the whole cost of proving a key absent.
 func keyIn(s, key string) bool {
-	p := 0
-	for i := 1; i < len(key); i++ {
+	// Keys share prefixes (authentication.k8s.io/...): the rarest byte is
+	// looked for after the last slash, where they differ.
+	from := strings.LastIndexByte(key, '/') + 1
+	if from == len(key) {
+		from = 0
+	}
+	p := from
+	for i := from + 1; i < len(key); i++ {
 		if byteRank[key[i]] <= byteRank[key[p]] {
 			p = i
 		}
