@@ -968,27 +968,30 @@ func lookupCompact(obj []byte, key string, arena *[]byte) (string, bool) {
 // across strings.
 var jsonPunct = [256]bool{'"': true, '\\': true, '{': true, '}': true, '[': true, ']': true, ':': true, ',': true, ' ': true, '\t': true, '\r': true, '\n': true}
 
-// plainKey reports whether key is non-empty and free of jsonPunct (a
+// plainKey reports whether key is non-empty and free of jsonPunct.
+func plainKey(key string) bool { return keyFree(key, &jsonPunct) }
+
+// keyFree reports whether key is non-empty and holds no byte bad marks (a
 // table, not strings.ContainsAny: this runs for most events).
-func plainKey(key string) bool {
+func keyFree(key string, bad *[256]bool) bool {
 	if key == "" {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
-		if jsonPunct[key[i]] {
+		if bad[key[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-// Annotation's search (annotationAbsent): detect asks every event for a
-// few annotations most events lack (a legacy token's), and reading the
-// object costs more than looking for the key's bytes. Their absence proves
-// the key's when each of its characters can only be written as itself: a
-// key of printable ASCII other than JSON's characters (searchableKey), in
-// an object without \/ and \u escapes (plainEscapes), the only others
-// that write such characters.
+// Event.Annotation's and Event.keysAbsent's search: detect asks every
+// event for a few annotations most events lack (a legacy token's), and
+// reading the object costs more than looking for the key's bytes. Their
+// absence proves the key's when each of its characters can only be
+// written as itself: a key of printable ASCII other than JSON's characters
+// (searchableKey), in an object without \/ and \u escapes (plainEscapes),
+// the only others that write such characters.
 
 // keyUnsafe marks the bytes a searchable key may not hold.
 var keyUnsafe = func() (t [256]bool) {
@@ -998,17 +1001,7 @@ var keyUnsafe = func() (t [256]bool) {
 	return t
 }()
 
-func searchableKey(key string) bool {
-	if key == "" {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if keyUnsafe[key[i]] {
-			return false
-		}
-	}
-	return true
-}
+func searchableKey(key string) bool { return keyFree(key, &keyUnsafe) }
 
 // byteRank orders bytes by how common they are in audit events, rarest
 // first: keyIn looks for a key's rarest byte.
