@@ -301,7 +301,9 @@ func (x *index) candidates(e *audit.Event, m bitset) bool {
 	}
 	if x.userUsed && m.intersects(x.userNeed) {
 		u := e.User.Username
-		hasNode := strings.HasPrefix(u, "system:node:")
+		// As Event.NodeName: a kubelet's name follows the prefix ("system:node:"
+		// alone names no node).
+		hasNode := len(u) > len("system:node:") && strings.HasPrefix(u, "system:node:")
 		if !hasNode && x.userNode {
 			hasNode = e.NodeName() != ""
 		}
