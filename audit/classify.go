@@ -38,6 +38,15 @@ func classifyGo(b []byte) (bm, hb []uint64, high bool) {
 	return bm, hb, high
 }
 
+// validUTF8 is utf8.Valid(b), through validHigh when classify gave the
+// bitmap of b's non-ASCII bytes (hb).
+func validUTF8(b []byte, hb []uint64) bool {
+	if hb == nil {
+		return utf8.Valid(b)
+	}
+	return validHigh(b, hb)
+}
+
 // validHigh reports whether b is valid UTF-8, given hb, the bitmap of its
 // bytes that are not ASCII (bits past len(b) are ignored): each run of
 // such bytes must be whole UTF-8 sequences, as ASCII bytes are valid on

@@ -70,7 +70,7 @@ func (d *DecodeError) Error() string {
 func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
 	bm, hb, high := classify(line, d.bm)
 	d.bm = bm
-	if high && (hb == nil && !utf8.Valid(line) || hb != nil && !validHigh(line, hb)) {
+	if high && !validUTF8(line, hb) {
 		i := firstInvalidUTF8(line)
 		return 0, &DecodeError{SkipInvalidUTF8, fmt.Sprintf("at byte %d of the line", i)}
 	}

@@ -176,13 +176,7 @@ func (e *Event) Annotation(key string) string {
 		if len(e.annotations) == 0 {
 			return ""
 		}
-		if e.annPlain == 0 {
-			e.annPlain = 2
-			if plainEscapes(e.annotations) {
-				e.annPlain = 1
-			}
-		}
-		if e.annPlain == 1 && searchableKey(key) && !keyIn(StringView(e.annotations), key) {
+		if plainOnce(&e.annPlain, e.annotations) && searchableKey(key) && !keyIn(StringView(e.annotations), key) {
 			return "" // (see searchableKey)
 		}
 		e.annRead = true
@@ -278,13 +272,7 @@ func (e *Event) at(path []string) (*fastjson.Value, []string) {
 // list and "*" matches anything: those are not looked for. The last
 // segments are looked for first, as they are the rarer ones.
 func (e *Event) keysAbsent(k int, path []string) bool {
-	if e.bodyPlain[k] == 0 {
-		e.bodyPlain[k] = 2
-		if plainEscapes(e.bodies[k]) {
-			e.bodyPlain[k] = 1
-		}
-	}
-	if e.bodyPlain[k] != 1 {
+	if !plainOnce(&e.bodyPlain[k], e.bodies[k]) {
 		return false
 	}
 	body := StringView(e.bodies[k])
@@ -298,6 +286,18 @@ func (e *Event) keysAbsent(k int, path []string) bool {
 		}
 	}
 	return false
+}
+
+// plainOnce is plainEscapes(obj), worked out on the first call for the
+// state (0 not yet, 1 plain, 2 not) and remembered there.
+func plainOnce(state *uint8, obj []byte) bool {
+	if *state == 0 {
+		*state = 2
+		if plainEscapes(obj) {
+			*state = 1
+		}
+	}
+	return *state == 1
 }
 
 func allDigits(s string) bool {
