@@ -46,6 +46,8 @@ type UserInfo struct {
 	Groups   []string
 	extra    []byte // the raw user.extra object
 	arena    *[]byte
+	// nodeName is Extra(ExtraNodeName), read by the scan.
+	nodeName string
 }
 
 // Extra returns the first value of user.extra[key], or "".
@@ -123,9 +125,6 @@ type Event struct {
 	// annPlain is 1 when annotations has no \/ or \u escape, 2 when it
 	// has, 0 until Annotation looked.
 	annPlain uint8
-	// nodeName is NodeName, once nodeRead.
-	nodeName string
-	nodeRead bool
 	// legacyTime (timestamp) and metaTime (metadata.creationTimestamp)
 	// are the fallbacks of TimeFields; timeFrom indexes the one used;
 	// badTime is the first timestamp that did not parse.

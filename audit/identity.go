@@ -11,21 +11,12 @@ const (
 )
 
 // NodeName returns the node behind the request: system:node:<n>, else the
-// bound-token node-name extra, else "".
+// bound-token node-name extra (which the scan reads), else "".
 func (e *Event) NodeName() string {
-	if !e.nodeRead {
-		// Read once per event: the prefilter and several rules ask, and
-		// user.extra is a span to search.
-		e.nodeName, e.nodeRead = e.nodeNameOf(), true
-	}
-	return e.nodeName
-}
-
-func (e *Event) nodeNameOf() string {
 	if n, ok := strings.CutPrefix(e.User.Username, nodeUserPrefix); ok {
 		return n
 	}
-	return e.User.Extra(ExtraNodeName)
+	return e.User.nodeName
 }
 
 // ServiceAccount returns "namespace/name" for a service-account user, else "".

@@ -838,8 +838,19 @@ func (s *scanner) user(u *UserInfo) (bool, bool) {
 			if s.peek() != '{' {
 				return false, true
 			}
-			sp, ok := s.span(2)
-			u.extra = sp
+			// Scanned (not skipped) for the node name on the way: most
+			// events of a large cluster's log are of service accounts
+			// with bound tokens, and Event.NodeName asks each of them.
+			start := s.i
+			found := false
+			ok := s.objectIn(2, nil, func(k []byte) (bool, bool) {
+				if found || string(k) != ExtraNodeName {
+					return false, true
+				}
+				found = true
+				return s.firstString(&u.nodeName)
+			})
+			u.extra = s.b[start:s.i]
 			u.arena = s.arena
 			return true, ok
 		}

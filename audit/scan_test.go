@@ -119,6 +119,7 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 	f.Add([]byte(` {"auditID" : "a" , "stage":"s", "x":[{"y":[true,false,null,-1.5e-3]}]} `))
 	f.Add([]byte(`{"auditID":"a","stage":"s","user":{"username":"u","extra":{"a":[":",","],"node":["n1"],"k":"v","o":{"node":["x"]}}}}`))
 	f.Add([]byte(`{"auditID":"a","stage":"s","user":{"username":"u","extra":{"a":["b"],"authentication.kubernetes.io/node-name":["node-1"]}}}`))
+	f.Add([]byte(`{"auditID":"a","stage":"s","user":{"username":"u","extra":{"authentication.kubernetes.io\/node-name":["n\u0031"],"authentication.kubernetes.io/node-name":"n2"}}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var p fastjson.Parser
 		v, perr := p.ParseBytes(line)
@@ -137,6 +138,13 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 				t.Fatalf("valid JSON %q but the scanner says malformed", line)
 			}
 			return
+		}
+		if res == scanEvent {
+			// The node name the scan reads on its way through user.extra
+			// is the one Extra finds, duplicate keys included.
+			if got, want := e.NodeName(), nodeNameRef(&e); got != want {
+				t.Fatalf("NodeName() = %q, Extra gives %q", got, want)
+			}
 		}
 		if v.Type() == fastjson.TypeObject && res == scanEvent {
 			// A body is read from its own span: the same value as from
@@ -513,5 +521,49 @@ func TestKeyLitMatch(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// nodeNameRef is Event.NodeName by its definition: the name after
+// system:node:, else the first value of user.extra's node-name key.
+func nodeNameRef(e *Event) string {
+	if n, ok := strings.CutPrefix(e.User.Username, "system:node:"); ok {
+		return n
+	}
+	return e.User.Extra(ExtraNodeName)
+}
+
+// TestNodeName: the node name the scan reads from user.extra, against
+// Extra's reading of the same object.
+func TestNodeName(t *testing.T) {
+	for _, tc := range []struct{ name, user, extra, want string }{
+		{"kubelet", `system:node:n1`, `{"authentication.kubernetes.io/node-name":["other"]}`, "n1"},
+		{"bound token", `system:serviceaccount:kube-system:ds`, `{"authentication.kubernetes.io/credential-id":["JTI=x"],"authentication.kubernetes.io/node-name":["node-7"],"authentication.kubernetes.io/node-uid":["u"]}`, "node-7"},
+		{"string value", `sa`, `{"authentication.kubernetes.io/node-name":"node-8"}`, "node-8"},
+		{"escaped key and value", `sa`, `{"authentication.kubernetes.io\/node-name":["n\u0039"]}`, "n9"},
+		{"first of duplicates", `sa`, `{"authentication.kubernetes.io/node-name":["a"],"authentication.kubernetes.io/node-name":["b"]}`, "a"},
+		{"empty list", `sa`, `{"authentication.kubernetes.io/node-name":[]}`, ""},
+		{"not a string", `sa`, `{"authentication.kubernetes.io/node-name":7}`, ""},
+		{"nested, not the key", `sa`, `{"x":{"authentication.kubernetes.io/node-name":["deep"]}}`, ""},
+		{"a value, not a key", `sa`, `{"k":["authentication.kubernetes.io/node-name"]}`, ""},
+		{"no extra", `sa`, ``, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := ""
+			if tc.extra != "" {
+				extra = `,"extra":` + tc.extra
+			}
+			line := `{"kind":"Event","auditID":"a","stage":"ResponseComplete","user":{"username":"` + tc.user + `"` + extra + `},"verb":"get","stageTimestamp":"2026-11-24T00:00:00.000001Z"}`
+			var e Event
+			if !e.Scan([]byte(line)) {
+				t.Fatalf("not an event: %s", line)
+			}
+			if got := e.NodeName(); got != tc.want {
+				t.Errorf("NodeName() = %q, want %q", got, tc.want)
+			}
+			if got, want := e.NodeName(), nodeNameRef(&e); got != want {
+				t.Errorf("NodeName() = %q, Extra gives %q", got, want)
+			}
+		})
 	}
 }

@@ -93,7 +93,7 @@ type Engine struct {
 	// ips and ips4 are identityAt's index, what the sinks hand over
 	// (handIPs), under mu; ips4's users are numbered in ipUsers.
 	ips        map[string]ipSeen
-	ips4       map[uint32]ip4Seen
+	ips4       ip4Map
 	ipUsers    userTable
 	ipsEvicted int64
 	// files are the input names evidence points into (fileID); fileNames
@@ -160,7 +160,7 @@ func New(rs []*rules.Rule, opts Options) (*Engine, error) {
 	}
 	if e.identityAt {
 		e.ips = map[string]ipSeen{}
-		e.ips4 = map[uint32]ip4Seen{}
+		e.ips4 = ip4Map{}
 		e.ipUsers.ids = map[string]uint32{}
 	}
 	for n := range names {
@@ -205,7 +205,6 @@ func (e *Engine) NewSink() audit.Sink {
 	}
 	if e.identityAt {
 		s.ips = map[string]*ipSeen{}
-		s.ips4 = map[uint32]ip4Seen{}
 		s.users.ids = map[string]uint32{}
 	}
 	e.mu.Lock()
@@ -242,7 +241,7 @@ type Sink struct {
 	// handed them over (handIPs); ips4 is ips for IPv4 addresses, its
 	// users numbered in users.
 	ips   map[string]*ipSeen
-	ips4  map[uint32]ip4Seen
+	ips4  ip4Table
 	users userTable
 	minT  int64
 	maxT  int64
@@ -317,7 +316,7 @@ type userTable struct {
 
 // id numbers u, copying it the first time when clone is set. Past
 // maxUsers, the users m no longer holds are dropped first.
-func (ut *userTable) id(u string, clone bool, m map[uint32]ip4Seen) uint32 {
+func (ut *userTable) id(u string, clone bool, m userHolder) uint32 {
 	if id, ok := ut.ids[u]; ok {
 		return id
 	}
@@ -334,22 +333,21 @@ func (ut *userTable) id(u string, clone bool, m map[uint32]ip4Seen) uint32 {
 }
 
 // compact renumbers the users m holds, dropping the others.
-func (ut *userTable) compact(m map[uint32]ip4Seen) {
+func (ut *userTable) compact(m userHolder) {
 	old := ut.users
 	ut.users = nil
-	ut.ids = make(map[string]uint32, len(m))
-	remap := make(map[uint32]uint32, len(m))
-	for a, v := range m {
-		n, ok := remap[v.user]
+	ut.ids = make(map[string]uint32, len(ut.ids)/2)
+	remap := make(map[uint32]uint32, len(ut.ids)/2)
+	m.renumber(func(u uint32) uint32 {
+		n, ok := remap[u]
 		if !ok {
 			n = uint32(len(ut.users))
-			ut.users = append(ut.users, old[v.user])
-			ut.ids[old[v.user]] = n
-			remap[v.user] = n
+			ut.users = append(ut.users, old[u])
+			ut.ids[old[u]] = n
+			remap[u] = n
 		}
-		v.user = n
-		m[a] = v
-	}
+		return n
+	})
 }
 
 // reset forgets every user, keeping the map's room.
@@ -456,31 +454,32 @@ func (s *Sink) seeIP(ev *audit.Event, t int64) {
 	// IPv4 addresses key a map of numbers: no copy of the address, a
 	// cheaper hash, and nothing for the collector to follow.
 	if a, ok := parseIPv4(ip); ok {
-		v, ok := s.ips4[a]
-		if !ok {
-			if len(s.ips4)+len(s.ips) >= ipHandoff {
+		v, slot := s.ips4.find(a)
+		if v == nil {
+			if s.ips4.len()+len(s.ips) >= ipHandoff {
 				s.handIPs()
+				_, slot = s.ips4.find(a)
 			}
-			s.ips4[a] = ip4Seen{t: t, user: s.users.id(user, true, s.ips4)}
+			s.ips4.insert(slot, a, t, s.users.id(user, true, &s.ips4))
 			return
 		}
 		// The entry holds all there is (no second place in memory to
-		// fetch); its user is looked up only when it changes, and the
-		// store goes to the bucket the lookup just read.
-		cur := s.users.users[v.user]
+		// fetch); its user is looked up only when it changes.
+		cur := s.users.users[v.user-1]
 		if v.t > t || v.t == t && cur >= user {
 			return
 		}
 		v.t = t
 		if cur != user {
-			v.user = s.users.id(user, true, s.ips4)
+			// id may compact the users, renumbering v's: v is still
+			// the slot of a (nothing moved).
+			v.user = s.users.id(user, true, &s.ips4) + 1
 		}
-		s.ips4[a] = v
 		return
 	}
 	cur := s.ips[ip]
 	if cur == nil {
-		if len(s.ips4)+len(s.ips) >= ipHandoff {
+		if s.ips4.len()+len(s.ips) >= ipHandoff {
 			s.handIPs()
 		}
 		s.ips[strings.Clone(ip)] = &ipSeen{t: t, user: s.strs.clone(user)}
@@ -536,9 +535,12 @@ func parseIPv4(s string) (uint32, bool) {
 var maxIPs = 1 << 17
 
 // ipHandoff is how many addresses a sink keeps before it hands them to
-// the engine's index (handIPs): few enough for the sink's map to stay in
-// the processor's cache, which the engine's cannot.
-var ipHandoff = 1 << 14
+// the engine's index (handIPs). A sink that hands over forgets what it
+// held and meets the same addresses again as new: with maxIPs, only an
+// input of more addresses than the index keeps anyway hands over before
+// the end, and a sink's table (16 bytes an address, at most half full)
+// is at most 4 MB.
+var ipHandoff = 1 << 17
 
 // maxUsers bounds a userTable: past it, the users no address holds any
 // more are dropped (compact).
@@ -558,11 +560,11 @@ func (s *Sink) handIPsLocked() {
 	for ip, seen := range s.ips {
 		e.seeIP(ip, *seen)
 	}
-	for a, v := range s.ips4 {
-		e.seeIP4(a, v.t, s.users.users[v.user])
-	}
+	s.ips4.each(func(a uint32, t int64, user uint32) {
+		e.seeIP4(a, t, s.users.users[user])
+	})
 	clear(s.ips)
-	clear(s.ips4)
+	s.ips4.reset()
 	s.users.reset()
 	s.strs = interner{}
 }

@@ -410,15 +410,37 @@ func peerStat(kind rules.PeerKind, vals []float64) float64 {
 }
 
 // identityLookup is identityAt(ip): the user the address last
-// authenticated as, or "". Valid once Finish has merged the sinks.
+// authenticated as, or "". Valid once Finish has merged the sinks: the
+// latest of the index's entry and the sinks' (the greatest user on a
+// tie).
 func (e *Engine) identityLookup(ip string) string {
+	var best ipSeen
+	found := false
+	consider := func(t int64, user string) {
+		if !found || t > best.t || t == best.t && user > best.user {
+			best, found = ipSeen{t: t, user: user}, true
+		}
+	}
 	if a, ok := parseIPv4(ip); ok {
 		if v, ok := e.ips4[a]; ok {
-			return e.ipUsers.users[v.user]
+			consider(v.t, e.ipUsers.users[v.user])
 		}
-		return ""
+		for _, s := range e.sinks {
+			if v := s.ips4.get(a); v != nil {
+				consider(v.t, s.users.users[v.user-1])
+			}
+		}
+		return best.user
 	}
-	return e.ips[ip].user
+	if v, ok := e.ips[ip]; ok {
+		consider(v.t, v.user)
+	}
+	for _, s := range e.sinks {
+		if v := s.ips[ip]; v != nil {
+			consider(v.t, v.user)
+		}
+	}
+	return best.user
 }
 
 // Finish hands every sink's remaining windows over, evaluates them, and
@@ -454,7 +476,10 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 			}
 			s.open[i] = nil
 		}
-		if s.ips != nil {
+		// A sink's addresses are looked up where they are (identityLookup),
+		// unless some were handed over: then the index is one, evicting
+		// as it did.
+		if s.ips != nil && len(e.ips4)+len(e.ips) > 0 {
 			s.handIPsLocked()
 		}
 		for i, n := range s.long {

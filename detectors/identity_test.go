@@ -46,7 +46,7 @@ func TestIdentityAt(t *testing.T) {
 			if maxU < 40 && len(sinks[0].users.users) > maxU+len(ips) {
 				t.Errorf("%d users kept, bound %d", len(sinks[0].users.users), maxU)
 			}
-			if n := len(sinks[0].ips4) + len(sinks[0].ips); n > tc.handoff {
+			if n := sinks[0].ips4.len() + len(sinks[0].ips); n > tc.handoff {
 				t.Errorf("a sink holds %d addresses, hand-off at %d", n, tc.handoff)
 			}
 			res := eng.Finish()
