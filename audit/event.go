@@ -263,6 +263,25 @@ func (e *Event) at(path []string) (*fastjson.Value, []string) {
 	return e.Value(), path
 }
 
+// Absent reports whether the value at path (a get or getAll path, split
+// at its dots, "*" for any item) into requestObject or responseObject is
+// certainly absent: the body is not there, or not yet parsed and without
+// some key of the path (keysAbsent). False means not known.
+func (e *Event) Absent(path []string) bool {
+	if len(path) == 0 || !e.hasBodies || e.val != nil {
+		return false
+	}
+	for k, key := range bodyKeys {
+		if path[0] == key {
+			if e.bodyVals[k] != nil {
+				return false
+			}
+			return e.bodies[k] == nil || e.keysAbsent(k, path[1:])
+		}
+	}
+	return false
+}
+
 // keysAbsent reports whether body k (not parsed yet) certainly holds no
 // value at path, without parsing it: a key of the path is nowhere in its
 // bytes (see searchableKey). Rules ask each pod created whether its spec

@@ -414,6 +414,9 @@ func (s *Sink) Event(ev *audit.Event) {
 				s.blind[i].see(ev, c.NeedsRank)
 			}
 			if !c.MatchExact || e.noIndex {
+				if c.BodyNeeds != nil && !e.noIndex && allAbsent(ev, c.BodyNeeds) {
+					continue // false without its body's paths
+				}
 				if !envSet {
 					s.env.Set(ev)
 					envSet = true
@@ -443,6 +446,16 @@ func (s *Sink) Event(ev *audit.Event) {
 			s.add(i, ev, t, &envSet)
 		}
 	}
+}
+
+// allAbsent reports whether the event certainly has none of the paths.
+func allAbsent(ev *audit.Event, paths [][]string) bool {
+	for _, p := range paths {
+		if !ev.Absent(p) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Sink) seeIP(ev *audit.Event, t int64) {

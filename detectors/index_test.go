@@ -236,6 +236,11 @@ func checkAdmission(t *testing.T, eng *Engine, line []byte) {
 	if !e.Scan(line) {
 		return
 	}
+	// Before any program parses a body (Absent then no longer knows).
+	absent := make([]bool, len(eng.comp))
+	for i, c := range eng.comp {
+		absent[i] = c.BodyNeeds != nil && allAbsent(&e, c.BodyNeeds)
+	}
 	env := audit.NewExprEnv()
 	env.Set(&e)
 	var machine vm.VM
@@ -258,6 +263,9 @@ func checkAdmission(t *testing.T, eng *Engine, line []byte) {
 			t.Errorf("rule %s: the index turned away an event its match accepts: %s", eng.rules[i].ID, line)
 		case c.MatchExact && admitted[i] && !matched:
 			t.Errorf("rule %s: exact prefilter %s admits an event its match rejects: %s", eng.rules[i].ID, c.Prefilter, line)
+		}
+		if absent[i] && (matched || err != nil) {
+			t.Errorf("rule %s: none of %q is in the event, but the match says %v (error %v): %s", eng.rules[i].ID, c.BodyNeeds, out, err, line)
 		}
 		if admitted[i] && c.Residual != nil {
 			out, err := machine.Run(c.Residual, env)

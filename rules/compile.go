@@ -124,7 +124,12 @@ type Compiled struct {
 	// the prefilter decides exactly (resource == "pods", code < 400):
 	// what the runtime runs on the events the prefilter admits. Nil when
 	// no conjunct could be left out.
-	Residual  *vm.Program
+	Residual *vm.Program
+	// BodyNeeds are body paths (split at dots) the match is false
+	// without: when an event has none of them (audit.Event.Absent for
+	// each), it does not match, and no program need run. Nil when not
+	// known.
+	BodyNeeds [][]string
 	Prefilter Filter
 	// MinCount is a count when requires (count >= N at the top level of
 	// when), so the runtime can skip smaller groups; 0 if none. Only set
@@ -261,6 +266,9 @@ func (cp *compiler) compileMatch() {
 	a := analyze(tree.Node)
 	cp.c.Prefilter = a.terms
 	cp.c.MatchExact = a.exact
+	if !a.exact {
+		cp.c.BodyNeeds = bodyNeeds(tree.Node)
+	}
 	if !a.exact {
 		if src, ok := residual(tree.Node, a.terms); ok {
 			opts := append(audit.ExprOptions(), expr.AsBool(), expr.WarnOnAny())
