@@ -627,24 +627,26 @@ const (
 // Scan fills e from one serialized audit event (a line the log backend
 // wrote, or an event the reader held back) and reports whether b is one.
 // The view points into b: it is valid as long as b is not modified.
-func (e *Event) Scan(b []byte) bool { return e.scan(b, nil, nil) == scanEvent }
+func (e *Event) Scan(b []byte) bool { return e.scan(b, nil, nil, false) == scanEvent }
 
 // Rescanner scans events held back as JSON (AppendJSON) as Decode scans
 // lines, with a bitmap and a timestamp cache; for one goroutine.
 type Rescanner struct {
 	bm []uint64
 	tc minuteCache
+	// Annotations is Decoder.Annotations.
+	Annotations bool
 }
 
 // Scan is e.Scan(b).
 func (r *Rescanner) Scan(e *Event, b []byte) bool {
 	r.bm, _, _ = classify(b, r.bm)
-	return e.scan(b, r.bm, &r.tc) == scanEvent
+	return e.scan(b, r.bm, &r.tc, r.Annotations) == scanEvent
 }
 
 // scan is Scan with b's bitmap (classify) and a timestamp cache, each
 // optional (nil).
-func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache) scanResult {
+func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, ann bool) scanResult {
 	e.reset()
 	s := scanner{b: b, arena: &e.arena, bm: bm, tc: tc}
 	s.ws()
@@ -756,8 +758,17 @@ func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache) scanResult {
 			if s.peek() != '{' {
 				return false, true
 			}
-			sp, ok := s.span(1)
-			e.annotations = sp
+			if !ann {
+				sp, ok := s.span(1)
+				e.annotations = sp
+				return true, ok
+			}
+			// Read as it is checked (Decoder.Annotations): a list of a
+			// few views answers each Annotation by a compare of lengths.
+			start := s.i
+			var ok bool
+			e.annKV, ok = s.annotations(e.annKV[:0])
+			e.annotations, e.annRead = s.b[start:s.i], true
 			return true, ok
 		case "requestObject", "responseObject":
 			k := 0

@@ -458,15 +458,33 @@ func scanBoth(t testing.TB, e *Event, line []byte) scanResult {
 	t.Helper()
 	bm, _, _ := classify(line, nil)
 	var tc minuteCache
-	res := e.scan(line, bm, &tc)
+	res := e.scan(line, bm, &tc, false)
 	var w Event
-	if wres := w.scan(line, nil, nil); wres != res {
+	if wres := w.scan(line, nil, nil, false); wres != res {
 		t.Fatalf("%q: with the bitmap the scan says %v, word by word %v", line, res, wres)
+	}
+	// Annotations read by the scan (Decoder.Annotations): the same
+	// event, and the same answer to every Annotation as the lazy read.
+	var a Event
+	if ares := a.scan(line, bm, nil, true); ares != res {
+		t.Fatalf("%q: reading annotations the scan says %v, without %v", line, ares, res)
 	}
 	if res == scanEvent {
 		if got, want := describe(e), describe(&w); got != want {
 			t.Fatalf("%q: with the bitmap\n%s\nword by word\n%s", line, got, want)
 		}
+		if got, want := describe(&a), describe(&w); got != want {
+			t.Fatalf("%q: reading annotations\n%s\nlazily\n%s", line, got, want)
+		}
+		var lazy Event
+		lazy.scan(line, nil, nil, false)
+		lazy.VisitAnnotations(func(k, _ string) {
+			for _, key := range []string{k, k + "x", "authorization.k8s.io/decision", "k8s.io/deprecated"} {
+				if got, want := a.Annotation(key), lazy.Annotation(key); got != want {
+					t.Fatalf("%q: Annotation(%q) = %q read by the scan, %q read lazily", line, key, got, want)
+				}
+			}
+		})
 	}
 	return res
 }

@@ -162,6 +162,8 @@ func (o *DetectOptions) Complete() error {
 		return err
 	}
 	o.readOpts, err = o.Read.ToOptions(o.In, o.now())
+	// Rules' prefilters ask every event for a few annotations.
+	o.readOpts.Annotations = true
 	return err
 }
 
