@@ -38,7 +38,7 @@ func TestIdentityAt(t *testing.T) {
 				if !ev.Scan([]byte(line)) {
 					t.Fatalf("not an event: %s", line)
 				}
-				sinks[i%2].seeIP(&ev, ts)
+				see(sinks[i%2], &ev, ts)
 				if w, ok := want[ip]; !ok || ts > w.t || ts == w.t && user > w.user {
 					want[ip] = seen{ts, user}
 				}
@@ -79,7 +79,7 @@ func TestIdentityAtEviction(t *testing.T) {
 		if !ev.Scan([]byte(line)) {
 			t.Fatalf("not an event: %s", line)
 		}
-		sinks[i%2].seeIP(&ev, int64(i)*1e9)
+		see(sinks[i%2], &ev, int64(i)*1e9)
 	}
 	res := eng.Finish()
 	kept := 0
@@ -120,4 +120,10 @@ func twoSinks(t *testing.T) (*Engine, []*Sink) {
 		t.Fatal(err)
 	}
 	return eng, []*Sink{eng.NewSink().(*Sink), eng.NewSink().(*Sink)}
+}
+
+// see is identityAt's part of Sink.Event.
+func see(s *Sink, ev *audit.Event, t int64) {
+	kind, a := s.prefetchIP(ev)
+	s.seeAddr(kind, a, ev, t)
 }

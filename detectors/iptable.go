@@ -19,8 +19,10 @@ type ip4Ent struct {
 	user uint32
 }
 
-// minIP4Slots is a new table's size (a power of two).
-const minIP4Slots = 1 << 10
+// minIP4Slots is a new table's size (a power of two): 256 KB, room for
+// 8,192 addresses before the first of a few rehashes (each moves every
+// entry, a cache miss apiece).
+const minIP4Slots = 1 << 14
 
 func (m *ip4Table) len() int { return m.n }
 
