@@ -36,11 +36,12 @@ type Decoder struct {
 	ev    Event
 	// Emit receives each event; the view is valid only during the call.
 	Emit func(e *Event)
-	// Annotations has the scan read each event's annotations as it
-	// checks them, for a reader that asks every event for several
-	// (detect): then each Annotation is a compare of a few lengths.
-	// Otherwise the first Annotation reads them.
-	Annotations bool
+	// Eager has the scan read, as it checks them, what a reader that
+	// asks every event for it (detect's prefilter) would otherwise search
+	// for: the annotations (then each Annotation is a compare of a few
+	// lengths) and user.extra's node name (NodeName). Otherwise the
+	// first Annotation or NodeName reads them.
+	Eager bool
 	// inInner stops envelopes nested inside envelopes from recursing.
 	inInner bool
 	// item holds a batch element re-serialized for the scanner.
@@ -80,7 +81,7 @@ func (d *Decoder) Decode(line []byte, pos Position) (int, *DecodeError) {
 		return 0, &DecodeError{SkipInvalidUTF8, fmt.Sprintf("at byte %d of the line", i)}
 	}
 	d.ev.Source = pos
-	res := d.ev.scan(line, d.bm, &d.tc, d.Annotations)
+	res := d.ev.scan(line, d.bm, &d.tc, d.Eager)
 	switch res {
 	case scanEvent:
 		d.Emit(&d.ev)
@@ -164,7 +165,7 @@ func (d *Decoder) value(v *fastjson.Value, pos Position) (int, *DecodeError) {
 			return 0, &DecodeError{SkipGKE, "a Cloud Audit Logs entry, but not of Kubernetes (producer k8s.io)"}
 		}
 		d.ev.Source = pos
-		if d.ev.scan(d.item, nil, &d.tc, d.Annotations) != scanEvent {
+		if d.ev.scan(d.item, nil, &d.tc, d.Eager) != scanEvent {
 			return 0, &DecodeError{SkipGKE, "a Kubernetes Cloud Audit Logs entry without an operation id"}
 		}
 		d.Emit(&d.ev)
@@ -202,7 +203,7 @@ func (d *Decoder) embedded(s []byte, pos Position, field string) (int, *DecodeEr
 		return 0, &DecodeError{SkipNotAudit, "envelope nested in " + field}
 	}
 	d.ev.Source = pos
-	switch d.ev.scan(s, nil, &d.tc, d.Annotations) {
+	switch d.ev.scan(s, nil, &d.tc, d.Eager) {
 	case scanEvent:
 		d.Emit(&d.ev)
 		return 1, nil
@@ -222,7 +223,7 @@ func (d *Decoder) embedded(s []byte, pos Position, field string) (int, *DecodeEr
 // is neither an event nor one without a usable time.
 func (d *Decoder) emitItem(pos Position) (n int, derr *DecodeError, ok bool) {
 	d.ev.Source = pos
-	switch d.ev.scan(d.item, nil, &d.tc, d.Annotations) {
+	switch d.ev.scan(d.item, nil, &d.tc, d.Eager) {
 	case scanEvent:
 		d.Emit(&d.ev)
 		return 1, nil, true

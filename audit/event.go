@@ -46,8 +46,10 @@ type UserInfo struct {
 	Groups   []string
 	extra    []byte // the raw user.extra object
 	arena    *[]byte
-	// nodeName is Extra(ExtraNodeName), read by the scan.
+	// nodeName is Extra(ExtraNodeName), once nodeRead (the scan reads
+	// it when eager).
 	nodeName string
+	nodeRead bool
 }
 
 // Extra returns the first value of user.extra[key], or "".

@@ -11,10 +11,15 @@ const (
 )
 
 // NodeName returns the node behind the request: system:node:<n>, else the
-// bound-token node-name extra (which the scan reads), else "".
+// bound-token node-name extra, else "".
 func (e *Event) NodeName() string {
 	if n, ok := strings.CutPrefix(e.User.Username, nodeUserPrefix); ok {
 		return n
+	}
+	if !e.User.nodeRead {
+		// Read once per event: the prefilter and several rules ask, and
+		// user.extra is a span to search (unless the scan was eager).
+		e.User.nodeName, e.User.nodeRead = e.User.Extra(ExtraNodeName), true
 	}
 	return e.User.nodeName
 }

@@ -25,6 +25,8 @@ type scanner struct {
 	bm []uint64
 	// tc is the decoder's timestamp cache, or nil.
 	tc *minuteCache
+	// eager is Decoder.Eager.
+	eager bool
 }
 
 type timeT = time.Time
@@ -289,62 +291,165 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// skip scans over any value, checking its structure.
+// stringEnd is rawString for skip: the string whose quote is at b[i]
+// ends before the returned index, or -1 when it is not a JSON string. The
+// bitmap's loop runs on locals, without the scanner's fields.
+func (s *scanner) stringEnd(i int) int {
+	b, bm := s.b, s.bm
+	if bm == nil {
+		s.i = i
+		if _, _, ok := s.rawStringWords(); !ok {
+			return -1
+		}
+		return s.i
+	}
+	j := i + 1
+	for {
+		w := j >> 6
+		if w >= len(bm) {
+			return -1
+		}
+		m := bm[w] >> (uint(j) & 63)
+		for m == 0 {
+			w++
+			if w >= len(bm) {
+				return -1
+			}
+			m = bm[w]
+			j = w << 6
+		}
+		j += bits.TrailingZeros64(m)
+		if j >= len(b) {
+			return -1
+		}
+		if b[j] == '"' {
+			return j + 1
+		}
+		n := escapeLen(b, j)
+		if n == 0 {
+			return -1
+		}
+		j += n
+	}
+}
+
+// maxDepth is how deep values nest before skip gives up (as
+// encoding/json's limit, a bound on the work of a hostile line).
+const maxDepth = 300
+
+// skip scans over any value, checking its structure: the value at s.i,
+// at nesting depth depth, must be JSON, and nesting may not exceed
+// maxDepth. One loop with the position in a register and a bit stack of
+// the open containers: bodies are many small values, and a call per
+// value, reloading the scanner's fields at each, cost twice as much.
+// skipRecursive is the definition.
 func (s *scanner) skip(depth int) bool {
-	if depth > 300 {
+	b := s.b
+	i := s.i
+	// open has a bit per container opened here, set for arrays.
+	var open [(maxDepth + 64) / 64]uint64
+	n := 0 // containers open
+value:
+	if depth+n > maxDepth {
 		return false
 	}
-	s.ws()
-	if s.i >= len(s.b) {
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) {
 		return false
 	}
-	switch c := s.b[s.i]; {
+	switch c := b[i]; {
 	case c == '"':
-		_, _, ok := s.rawString()
-		return ok
-	case c == '{':
-		s.i++
-		if s.expect('}') {
-			return true
+		if i = s.stringEnd(i); i < 0 {
+			return false
 		}
-		for {
-			s.ws()
-			if _, _, ok := s.rawString(); !ok {
-				return false
-			}
-			if !s.expect(':') || !s.skip(depth+1) {
-				return false
-			}
-			if s.expect(',') {
-				continue
-			}
-			return s.expect('}')
+	case c == '{' || c == '[':
+		i++
+		for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+			i++
 		}
-	case c == '[':
-		s.i++
-		if s.expect(']') {
-			return true
+		if i < len(b) && b[i] == c+2 { // '}' is '{'+2, ']' is '['+2
+			i++
+			break
 		}
-		for {
-			if !s.skip(depth + 1) {
-				return false
-			}
-			if s.expect(',') {
-				continue
-			}
-			return s.expect(']')
+		if c == '[' {
+			open[n>>6] |= 1 << (n & 63)
+		} else {
+			open[n>>6] &^= 1 << (n & 63)
 		}
+		n++
+		if c == '[' {
+			goto value
+		}
+		goto key
 	case c == 't':
-		return s.literal("true")
+		if len(b)-i < 4 || string(b[i:i+4]) != "true" {
+			return false
+		}
+		i += 4
 	case c == 'f':
-		return s.literal("false")
+		if len(b)-i < 5 || string(b[i:i+5]) != "false" {
+			return false
+		}
+		i += 5
 	case c == 'n':
-		return s.literal("null")
+		if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+			return false
+		}
+		i += 4
 	case c == '-' || (c >= '0' && c <= '9'):
-		_, ok := s.number()
-		return ok
+		s.i = i
+		if _, ok := s.number(); !ok {
+			return false
+		}
+		i = s.i
+	default:
+		return false
 	}
-	return false
+	// After a value: the end, or a comma or the close of its container.
+	for n > 0 {
+		for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+			i++
+		}
+		if i >= len(b) {
+			return false
+		}
+		array := open[(n-1)>>6]&(1<<((n-1)&63)) != 0
+		if b[i] == ',' {
+			i++
+			if array {
+				goto value
+			}
+			goto key
+		}
+		if array && b[i] != ']' || !array && b[i] != '}' {
+			return false
+		}
+		i++
+		n--
+	}
+	s.i = i
+	return true
+key:
+	// An object's key and its colon; then its value.
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) || b[i] != '"' {
+		return false
+	}
+	if i = s.stringEnd(i); i < 0 {
+		return false
+	}
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) || b[i] != ':' {
+		return false
+	}
+	i++
+	goto value
 }
 
 func (s *scanner) literal(lit string) bool {
@@ -634,21 +739,21 @@ func (e *Event) Scan(b []byte) bool { return e.scan(b, nil, nil, false) == scanE
 type Rescanner struct {
 	bm []uint64
 	tc minuteCache
-	// Annotations is Decoder.Annotations.
-	Annotations bool
+	// Eager is Decoder.Eager.
+	Eager bool
 }
 
 // Scan is e.Scan(b).
 func (r *Rescanner) Scan(e *Event, b []byte) bool {
 	r.bm, _, _ = classify(b, r.bm)
-	return e.scan(b, r.bm, &r.tc, r.Annotations) == scanEvent
+	return e.scan(b, r.bm, &r.tc, r.Eager) == scanEvent
 }
 
 // scan is Scan with b's bitmap (classify) and a timestamp cache, each
 // optional (nil).
-func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, ann bool) scanResult {
+func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, eager bool) scanResult {
 	e.reset()
-	s := scanner{b: b, arena: &e.arena, bm: bm, tc: tc}
+	s := scanner{b: b, arena: &e.arena, bm: bm, tc: tc, eager: eager}
 	s.ws()
 	if s.peek() != '{' {
 		// Not an object: say whether it is valid JSON at all.
@@ -758,12 +863,12 @@ func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, ann bool) scanResul
 			if s.peek() != '{' {
 				return false, true
 			}
-			if !ann {
+			if !s.eager {
 				sp, ok := s.span(1)
 				e.annotations = sp
 				return true, ok
 			}
-			// Read as it is checked (Decoder.Annotations): a list of a
+			// Read as it is checked (Decoder.Eager): a list of a
 			// few views answers each Annotation by a compare of lengths.
 			start := s.i
 			var ok bool
@@ -849,9 +954,17 @@ func (s *scanner) user(u *UserInfo) (bool, bool) {
 			if s.peek() != '{' {
 				return false, true
 			}
-			// Scanned (not skipped) for the node name on the way: most
-			// events of a large cluster's log are of service accounts
-			// with bound tokens, and Event.NodeName asks each of them.
+			if !s.eager {
+				sp, ok := s.span(2)
+				u.extra = sp
+				u.arena = s.arena
+				return true, ok
+			}
+			// Scanned (not skipped) for the node name on the way
+			// (Decoder.Eager): most events of a large cluster's log are
+			// of service accounts with bound tokens, and detect's
+			// prefilter asks each for its node.
+			u.nodeRead = true
 			start := s.i
 			found := false
 			ok := s.objectIn(2, nil, func(k []byte) (bool, bool) {

@@ -121,6 +121,7 @@ func FuzzScanMatchesFastjson(f *testing.F) {
 	f.Add([]byte(`{"auditID":"a","stage":"s","user":{"username":"u","extra":{"a":["b"],"authentication.kubernetes.io/node-name":["node-1"]}}}`))
 	f.Add([]byte(`{"auditID":"a","stage":"s","user":{"username":"u","extra":{"authentication.kubernetes.io\/node-name":["n\u0031"],"authentication.kubernetes.io/node-name":"n2"}}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
+		checkSkip(t, line, 0, 0, len(line)/3)
 		var p fastjson.Parser
 		v, perr := p.ParseBytes(line)
 		var e Event
@@ -463,25 +464,29 @@ func scanBoth(t testing.TB, e *Event, line []byte) scanResult {
 	if wres := w.scan(line, nil, nil, false); wres != res {
 		t.Fatalf("%q: with the bitmap the scan says %v, word by word %v", line, res, wres)
 	}
-	// Annotations read by the scan (Decoder.Annotations): the same
-	// event, and the same answer to every Annotation as the lazy read.
+	// Annotations and the node read by the scan (Decoder.Eager): the
+	// same event, and the same answer to every Annotation and NodeName
+	// as the lazy read.
 	var a Event
 	if ares := a.scan(line, bm, nil, true); ares != res {
-		t.Fatalf("%q: reading annotations the scan says %v, without %v", line, ares, res)
+		t.Fatalf("%q: eager, the scan says %v, lazily %v", line, ares, res)
 	}
 	if res == scanEvent {
 		if got, want := describe(e), describe(&w); got != want {
 			t.Fatalf("%q: with the bitmap\n%s\nword by word\n%s", line, got, want)
 		}
 		if got, want := describe(&a), describe(&w); got != want {
-			t.Fatalf("%q: reading annotations\n%s\nlazily\n%s", line, got, want)
+			t.Fatalf("%q: eager\n%s\nlazily\n%s", line, got, want)
+		}
+		if got, want := a.NodeName(), w.NodeName(); got != want {
+			t.Fatalf("%q: NodeName() = %q eager, %q lazily", line, got, want)
 		}
 		var lazy Event
 		lazy.scan(line, nil, nil, false)
 		lazy.VisitAnnotations(func(k, _ string) {
 			for _, key := range []string{k, k + "x", "authorization.k8s.io/decision", "k8s.io/deprecated"} {
 				if got, want := a.Annotation(key), lazy.Annotation(key); got != want {
-					t.Fatalf("%q: Annotation(%q) = %q read by the scan, %q read lazily", line, key, got, want)
+					t.Fatalf("%q: Annotation(%q) = %q eager, %q lazily", line, key, got, want)
 				}
 			}
 		})
@@ -572,15 +577,17 @@ func TestNodeName(t *testing.T) {
 				extra = `,"extra":` + tc.extra
 			}
 			line := `{"kind":"Event","auditID":"a","stage":"ResponseComplete","user":{"username":"` + tc.user + `"` + extra + `},"verb":"get","stageTimestamp":"2026-11-24T00:00:00.000001Z"}`
-			var e Event
-			if !e.Scan([]byte(line)) {
-				t.Fatalf("not an event: %s", line)
-			}
-			if got := e.NodeName(); got != tc.want {
-				t.Errorf("NodeName() = %q, want %q", got, tc.want)
-			}
-			if got, want := e.NodeName(), nodeNameRef(&e); got != want {
-				t.Errorf("NodeName() = %q, Extra gives %q", got, want)
+			for _, eager := range []bool{false, true} {
+				var e Event
+				if e.scan([]byte(line), nil, nil, eager) != scanEvent {
+					t.Fatalf("not an event: %s", line)
+				}
+				if got := e.NodeName(); got != tc.want {
+					t.Errorf("eager %v: NodeName() = %q, want %q", eager, got, tc.want)
+				}
+				if got, want := e.NodeName(), nodeNameRef(&e); got != want {
+					t.Errorf("eager %v: NodeName() = %q, Extra gives %q", eager, got, want)
+				}
 			}
 		})
 	}

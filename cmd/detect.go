@@ -162,8 +162,9 @@ func (o *DetectOptions) Complete() error {
 		return err
 	}
 	o.readOpts, err = o.Read.ToOptions(o.In, o.now())
-	// Rules' prefilters ask every event for a few annotations.
-	o.readOpts.Annotations = true
+	// Rules' prefilters ask every event for a few annotations and its
+	// node.
+	o.readOpts.Eager = true
 	return err
 }
 

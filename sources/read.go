@@ -45,9 +45,9 @@ type ReadOptions struct {
 	// KeepOpen fills Stats.OpenRequests, for a next run (--state): the
 	// requests still open are copied out as strings only then.
 	KeepOpen bool
-	// Annotations is audit.Decoder.Annotations: the sink asks every
-	// event for several annotations (detect).
-	Annotations bool
+	// Eager is audit.Decoder.Eager: the sink asks every event for
+	// several annotations and its node (detect).
+	Eager bool
 }
 
 // DefaultMaxLineSize fits events with RequestResponse bodies, which reach
@@ -981,7 +981,7 @@ type worker struct {
 func newWorker(sink audit.Sink, opts ReadOptions, stageSet map[string]bool, inputs int) *worker {
 	w := &worker{sink: sink, opts: opts, stageSet: stageSet, skipped: map[string]int64{}, perInput: make([]InputStats, inputs)}
 	w.dec.Emit = w.route
-	w.dec.Annotations = opts.Annotations
+	w.dec.Eager = opts.Eager
 	return w
 }
 
@@ -1250,7 +1250,7 @@ func newSequencer(sink audit.Sink, opts ReadOptions, stageSet map[string]bool) *
 		open:    newRequestTimes(),
 		recent:  map[string]struct{}{},
 	}
-	s.rs.Annotations = opts.Annotations
+	s.rs.Eager = opts.Eager
 	for id, t := range opts.OpenRequests {
 		s.open.put(keyOf(id), t)
 		s.hi = max(s.hi, t)
