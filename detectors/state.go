@@ -377,8 +377,15 @@ func (a *aggState) has_(v string) bool {
 		_, ok := a.set[v]
 		return ok
 	}
-	i := sort.SearchStrings(a.small, v)
-	return i < len(a.small) && a.small[i] == v
+	// A few values: compared in turn, by their lengths first (a binary
+	// search compares every probe's bytes; a node's resources number
+	// about smallSet and differ in length).
+	for _, x := range a.small {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 // size is the number of distinct values kept.
