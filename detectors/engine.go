@@ -316,6 +316,8 @@ type userTable struct {
 	// compares its user with its address's, and a few thousand users
 	// in a few pages stay in the cache better than as separate objects.
 	chunk []byte
+	// recent holds, by slotOf, 1 + the number id gave last (0: none).
+	recent [64]uint32
 }
 
 // userChunk is the size of a userTable's chunks of copies.
@@ -337,7 +339,15 @@ func (ut *userTable) copyOf(u string) string {
 // id numbers u, copying it the first time when clone is set. Past
 // maxUsers, the users m no longer holds are dropped first.
 func (ut *userTable) id(u string, clone bool, m userHolder) uint32 {
+	// The control plane's address serves many users in turn: a compare
+	// with the user last numbered in u's slot spares the map's hash (and
+	// checks the slot, whatever renumbering did since).
+	k := slotOf(u) % uint32(len(ut.recent))
+	if r := ut.recent[k]; r != 0 && int(r) <= len(ut.users) && ut.users[r-1] == u {
+		return r - 1
+	}
 	if id, ok := ut.ids[u]; ok {
+		ut.recent[k] = id + 1
 		return id
 	}
 	if len(ut.users) >= maxUsers {
@@ -349,15 +359,17 @@ func (ut *userTable) id(u string, clone bool, m userHolder) uint32 {
 	id := uint32(len(ut.users))
 	ut.users = append(ut.users, u)
 	ut.ids[u] = id
+	ut.recent[k] = id + 1
 	return id
 }
 
 // compact renumbers the users m holds, dropping the others.
 func (ut *userTable) compact(m userHolder) {
-	old := ut.users
+	old, n := ut.users, len(ut.ids)/2
 	ut.users = nil
-	ut.ids = make(map[string]uint32, len(ut.ids)/2)
-	remap := make(map[uint32]uint32, len(ut.ids)/2)
+	ut.ids = make(map[string]uint32, n)
+	ut.recent = [len(ut.recent)]uint32{}
+	remap := make(map[uint32]uint32, n)
 	m.renumber(func(u uint32) uint32 {
 		n, ok := remap[u]
 		if !ok {
@@ -375,6 +387,7 @@ func (ut *userTable) reset() {
 	clear(ut.ids)
 	clear(ut.users)
 	ut.users = ut.users[:0]
+	ut.recent = [len(ut.recent)]uint32{}
 }
 
 // Event implements audit.Sink.
