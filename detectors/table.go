@@ -124,7 +124,7 @@ type table struct {
 	big   paged[aggState]
 	// dedup shares the arena's copies of aggregate values: thousands of
 	// groups keep the same user agents, users and verbs.
-	dedup  map[string]sref
+	dedup  strSet
 	recent [16]recentValue
 }
 
@@ -157,7 +157,7 @@ func (t *table) release() {
 	t.aggs.release()
 	putSlots(t.slots)
 	t.slots = nil
-	t.dedup = nil
+	t.dedup.release()
 }
 
 func putSlots(s []uint64) {
@@ -335,16 +335,16 @@ func (t *table) cloneRef(s string) sref {
 	if c.v == s {
 		return c.r
 	}
-	r, ok := t.dedup[s]
+	if len(s) > maxInternLen {
+		r := t.ar.add(s)
+		*c = recentValue{v: t.ar.str(r), r: r}
+		return r
+	}
+	r, slot, h, ok := t.dedup.lookup(&t.ar, s)
 	if !ok {
 		r = t.ar.add(s)
-		if len(s) <= maxInternLen {
-			if t.dedup == nil {
-				t.dedup = map[string]sref{}
-			}
-			if len(t.dedup) < maxInterned {
-				t.dedup[t.ar.str(r)] = r
-			}
+		if t.dedup.len() < maxInterned {
+			t.dedup.insert(slot, h, r)
 		}
 	}
 	*c = recentValue{v: t.ar.str(r), r: r}
