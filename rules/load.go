@@ -5,8 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Set is the rules a run uses: the shipped ones, then the user's files,
@@ -77,10 +80,27 @@ func ParseFS(fsys fs.FS, prefix string) ([]*Rule, error) {
 // problem of both steps.
 func ParseAndCompile(name string, data []byte) ([]*Rule, ErrorList) {
 	rs, errs := Parse(name, data)
+	// Rules compile independently, on every core: expr's checker makes
+	// this most of detect's start (12 ms for the shipped rules on one).
+	cerrs := make([]ErrorList, len(rs))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(rs)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(rs) {
+					return
+				}
+				cerrs[i] = Compile(rs[i])
+			}
+		})
+	}
+	wg.Wait()
 	var ok []*Rule
-	for _, r := range rs {
-		if cerrs := Compile(r); len(cerrs) > 0 {
-			errs = append(errs, cerrs...)
+	for i, r := range rs {
+		if len(cerrs[i]) > 0 {
+			errs = append(errs, cerrs[i]...)
 			continue
 		}
 		ok = append(ok, r)
