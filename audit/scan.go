@@ -27,6 +27,9 @@ type scanner struct {
 	tc *minuteCache
 	// eager is Decoder.Eager.
 	eager bool
+	// keyIdx is, in objectIn's field callback, the index of the key in
+	// the object's keyOrder, or -1: a switch on it is a jump.
+	keyIdx int
 }
 
 type timeT = time.Time
@@ -518,6 +521,16 @@ func newKeyOrder(keys ...string) keyOrder {
 	return o
 }
 
+// index is the position of key in the order, or -1.
+func (o keyOrder) index(key []byte) int {
+	for j := range o {
+		if string(o[j].key) == string(key) {
+			return j
+		}
+	}
+	return -1
+}
+
 // match reports whether b[i:] starts with the literal.
 func (l *keyLit) match(b []byte, i int) bool {
 	if len(b)-i < len(l.lit) {
@@ -550,9 +563,10 @@ func (s *scanner) objectIn(depth int, order keyOrder, field func(key []byte) (ha
 	for {
 		s.ws()
 		var key []byte
+		idx := -1
 		for j := next; j < len(order) && j < next+lookahead; j++ {
 			if order[j].match(s.b, s.i) {
-				key = order[j].key
+				key, idx = order[j].key, j
 				s.i += len(order[j].lit)
 				next = j + 1
 				break
@@ -571,9 +585,10 @@ func (s *scanner) objectIn(depth int, order keyOrder, field func(key []byte) (ha
 			if !s.expect(':') {
 				return false
 			}
-			key = k
+			key, idx = k, order.index(k)
 		}
 		s.ws()
+		s.keyIdx = idx
 		handled, ok := field(key)
 		if !ok {
 			return false
@@ -766,36 +781,36 @@ func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, eager bool) scanRes
 	}
 	var kind string
 	ok := s.objectIn(0, eventOrder, func(key []byte) (bool, bool) {
-		switch string(key) {
-		case "kind":
+		switch s.keyIdx {
+		case evKind:
 			return s.strValue(&kind)
-		case "apiVersion":
+		case evAPIVersion:
 			return s.strValue(&e.APIVersion)
-		case "auditID":
+		case evAuditID:
 			return s.strValue(&e.AuditID)
-		case "stage":
+		case evStage:
 			return s.strValue(&e.Stage)
-		case "level":
+		case evLevel:
 			return s.strValue(&e.Level)
-		case "verb":
+		case evVerb:
 			return s.strValue(&e.Verb)
-		case "requestURI":
+		case evRequestURI:
 			return s.strValue(&e.RequestURI)
-		case "userAgent":
+		case evUserAgent:
 			return s.strValue(&e.UserAgent)
-		case "user":
+		case evUser:
 			return s.user(&e.User)
-		case "impersonatedUser":
+		case evImpersonatedUser:
 			if s.peek() != '{' {
 				return false, true
 			}
 			e.hasImp = true
 			return s.user(&e.ImpersonatedUser)
-		case "sourceIPs":
+		case evSourceIPs:
 			var handled, ok bool
 			e.SourceIPs, handled, ok = s.stringArray(e.SourceIPs, 1)
 			return handled, ok
-		case "objectRef":
+		case evObjectRef:
 			if s.peek() != '{' {
 				return false, true
 			}
@@ -821,7 +836,7 @@ func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, eager bool) scanRes
 				}
 				return false, true
 			})
-		case "responseStatus":
+		case evResponseStatus:
 			if s.peek() != '{' {
 				return false, true
 			}
@@ -842,24 +857,28 @@ func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, eager bool) scanRes
 				}
 				return false, true
 			})
-		case "requestReceivedTimestamp":
+		case evRequestReceivedTimestamp:
 			return s.timeValue(&e.Received, &e.badTime)
-		case "stageTimestamp":
+		case evStageTimestamp:
 			return s.timeValue(&e.StageTime, &e.badTime)
-		case "timestamp":
-			// audit.k8s.io/v1alpha1 and v1beta1 events have only this.
-			return s.timeValue(&e.legacyTime, &e.badTime)
-		case "metadata":
-			if s.peek() != '{' {
-				return false, true
-			}
-			return true, s.object(1, func(k []byte) (bool, bool) {
-				if string(k) == "creationTimestamp" {
-					return s.timeValue(&e.metaTime, &e.badTime)
+		case -1:
+			switch string(key) {
+			case "timestamp":
+				// audit.k8s.io/v1alpha1 and v1beta1 events have only
+				// this.
+				return s.timeValue(&e.legacyTime, &e.badTime)
+			case "metadata":
+				if s.peek() != '{' {
+					return false, true
 				}
-				return false, true
-			})
-		case "annotations":
+				return true, s.object(1, func(k []byte) (bool, bool) {
+					if string(k) == "creationTimestamp" {
+						return s.timeValue(&e.metaTime, &e.badTime)
+					}
+					return false, true
+				})
+			}
+		case evAnnotations:
 			if s.peek() != '{' {
 				return false, true
 			}
@@ -875,9 +894,9 @@ func (e *Event) scan(b []byte, bm []uint64, tc *minuteCache, eager bool) scanRes
 			e.annKV, ok = s.annotations(e.annKV[:0])
 			e.annotations, e.annRead = s.b[start:s.i], true
 			return true, ok
-		case "requestObject", "responseObject":
+		case evRequestObject, evResponseObject:
 			k := 0
-			if key[2] == 's' {
+			if s.keyIdx == evResponseObject {
 				k = 1
 			}
 			if e.bodies[k] != nil {
@@ -981,6 +1000,28 @@ func (s *scanner) user(u *UserInfo) (bool, bool) {
 		return false, true
 	})
 }
+
+// The positions of eventOrder's keys, for the event's field callback.
+const (
+	evKind = iota
+	evAPIVersion
+	evLevel
+	evAuditID
+	evStage
+	evRequestURI
+	evVerb
+	evUser
+	evImpersonatedUser
+	evSourceIPs
+	evUserAgent
+	evObjectRef
+	evResponseStatus
+	evRequestObject
+	evResponseObject
+	evRequestReceivedTimestamp
+	evStageTimestamp
+	evAnnotations
+)
 
 // The key orders of audit.k8s.io/v1 objects as kube-apiserver writes them.
 var (

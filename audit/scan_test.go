@@ -592,3 +592,25 @@ func TestNodeName(t *testing.T) {
 		})
 	}
 }
+
+// TestEventOrderPositions: the constants the event's field callback
+// switches on are the positions of their keys in eventOrder.
+func TestEventOrderPositions(t *testing.T) {
+	for key, want := range map[string]int{
+		"kind": evKind, "apiVersion": evAPIVersion, "level": evLevel, "auditID": evAuditID, "stage": evStage,
+		"requestURI": evRequestURI, "verb": evVerb, "user": evUser, "impersonatedUser": evImpersonatedUser,
+		"sourceIPs": evSourceIPs, "userAgent": evUserAgent, "objectRef": evObjectRef, "responseStatus": evResponseStatus,
+		"requestObject": evRequestObject, "responseObject": evResponseObject,
+		"requestReceivedTimestamp": evRequestReceivedTimestamp, "stageTimestamp": evStageTimestamp, "annotations": evAnnotations,
+	} {
+		if got := eventOrder.index([]byte(key)); got != want {
+			t.Errorf("eventOrder.index(%q) = %d, the constant is %d", key, got, want)
+		}
+	}
+	if len(eventOrder) != evAnnotations+1 {
+		t.Errorf("eventOrder has %d keys, the constants %d", len(eventOrder), evAnnotations+1)
+	}
+	if got := eventOrder.index([]byte("timestamp")); got != -1 {
+		t.Errorf("eventOrder.index(timestamp) = %d, want -1", got)
+	}
+}
