@@ -54,12 +54,13 @@ func (s *scanner) skipRecursive(depth int) bool {
 			}
 			return s.expect(']')
 		}
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
+	case c == 't' || c == 'f' || c == 'n':
+		lit := map[byte]string{'t': "true", 'f': "false", 'n': "null"}[c]
+		if !literalAt(s.b, s.i, lit) {
+			return false
+		}
+		s.i += len(lit)
+		return true
 	case c == '-' || (c >= '0' && c <= '9'):
 		_, ok := s.number()
 		return ok

@@ -312,28 +312,12 @@ type ip4Seen struct {
 type userTable struct {
 	users []string
 	ids   map[string]uint32
-	// chunk holds the copies clone makes, side by side: every event
+	// ar holds the copies clone makes, side by side: every event
 	// compares its user with its address's, and a few thousand users
 	// in a few pages stay in the cache better than as separate objects.
-	chunk []byte
+	ar arena
 	// recent holds, by slotOf, 1 + the number id gave last (0: none).
 	recent [64]uint32
-}
-
-// userChunk is the size of a userTable's chunks of copies.
-const userChunk = 16 << 10
-
-// copyOf copies u into the table's chunk.
-func (ut *userTable) copyOf(u string) string {
-	if len(u) > userChunk/4 {
-		return strings.Clone(u)
-	}
-	if len(ut.chunk)+len(u) > cap(ut.chunk) {
-		ut.chunk = make([]byte, 0, userChunk)
-	}
-	start := len(ut.chunk)
-	ut.chunk = append(ut.chunk, u...)
-	return unsafe.String(unsafe.SliceData(ut.chunk[start:]), len(u))
 }
 
 // id numbers u, copying it the first time when clone is set. Past
@@ -354,7 +338,7 @@ func (ut *userTable) id(u string, clone bool, m userHolder) uint32 {
 		ut.compact(m)
 	}
 	if clone {
-		u = ut.copyOf(u)
+		u = ut.ar.str(ut.ar.add(u))
 	}
 	id := uint32(len(ut.users))
 	ut.users = append(ut.users, u)

@@ -469,6 +469,10 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 	if e.spanMin > e.spanMax {
 		e.spanMin, e.spanMax = 0, 0
 	}
+	// The sinks' addresses are looked up where they are (identityLookup),
+	// unless some were handed over: then the index is one, evicting as it
+	// did.
+	mergeIPs := len(e.ips4)+len(e.ips) > 0
 	for _, s := range e.sinks {
 		for i, ws := range s.open {
 			for _, w := range ws {
@@ -476,10 +480,7 @@ func (e *Engine) finish(suspend bool, horizon int64) (*Result, *Snapshot) {
 			}
 			s.open[i] = nil
 		}
-		// A sink's addresses are looked up where they are (identityLookup),
-		// unless some were handed over: then the index is one, evicting
-		// as it did.
-		if s.ips != nil && len(e.ips4)+len(e.ips) > 0 {
+		if s.ips != nil && mergeIPs {
 			s.handIPsLocked()
 		}
 		for i, n := range s.long {

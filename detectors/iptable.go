@@ -1,5 +1,7 @@
 package detectors
 
+import "math/bits"
+
 // ip4Table is a sink's identityAt index of IPv4 addresses: open
 // addressing with linear probing over entries of 16 bytes, nothing in them
 // for the collector to follow. Every event with a user looks its address
@@ -68,7 +70,7 @@ func (m *ip4Table) insert(slot int, a uint32, t int64, user uint32) {
 func (m *ip4Table) init(slots int) {
 	m.ents = make([]ip4Ent, slots)
 	m.n = 0
-	m.shift = uint8(32 - log2(slots))
+	m.shift = uint8(32 - bits.TrailingZeros(uint(slots)))
 }
 
 func (m *ip4Table) rehash(slots int) {
@@ -110,14 +112,6 @@ func (m *ip4Table) renumber(f func(user uint32) uint32) {
 func (m *ip4Table) reset() {
 	clear(m.ents)
 	m.n = 0
-}
-
-func log2(n int) int {
-	k := 0
-	for 1<<k < n {
-		k++
-	}
-	return k
 }
 
 // userHolder is what holds a userTable's numbers, for compact to

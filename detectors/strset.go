@@ -1,12 +1,11 @@
 package detectors
 
 // strSet is a table's index of the values its arena holds once (the
-// aggregates' users, user agents, verbs): open addressing over slots of
-// a value's hash (high half) and 1 + its index in vals (low half; 0 is
-// free). Nothing in it for the collector to follow, and a probe reads no
-// string but one whose hash matches.
+// aggregates' users, user agents, verbs), by their hashes (slotIndex):
+// nothing in it for the collector to follow, and a probe reads no string
+// but one whose hash matches.
 type strSet struct {
-	slots []uint64
+	slots slotIndex
 	vals  []hashedRef
 }
 
@@ -42,30 +41,15 @@ func (d *strSet) lookup(ar *arena, s string) (r sref, slot int, h uint32, ok boo
 func (d *strSet) insert(slot int, h uint32, r sref) {
 	d.vals = append(d.vals, hashedRef{r: r, h: h})
 	if 2*len(d.vals) > len(d.slots) {
-		// Half full (or nothing yet): twice the room, every value placed
-		// again by its hash.
-		putSlots(d.slots)
-		d.slots = newSlots(max(64, 2*len(d.slots)))
-		for k, v := range d.vals {
-			d.place(v.h, k)
-		}
+		// Half full (or nothing yet): twice the room.
+		d.slots.rebuild(64, len(d.vals), func(k int) uint32 { return d.vals[k].h })
 		return
 	}
 	d.slots[slot] = uint64(h)<<32 | uint64(len(d.vals))
 }
 
-// place puts value k at the first free slot from its hash's.
-func (d *strSet) place(h uint32, k int) {
-	mask := len(d.slots) - 1
-	i := int(h) & mask
-	for d.slots[i] != 0 {
-		i = (i + 1) & mask
-	}
-	d.slots[i] = uint64(h)<<32 | uint64(k+1)
-}
-
 // release gives the slots back for other tables.
 func (d *strSet) release() {
-	putSlots(d.slots)
-	d.slots, d.vals = nil, nil
+	d.slots.release()
+	d.vals = nil
 }

@@ -115,9 +115,8 @@ type cagg struct {
 type table struct {
 	nlabels, naggs int
 	ar             arena
-	// slots hold a record's hash (high half) and 1 + its index (low
-	// half; 0 is free): probing reads no record but the one it finds.
-	slots []uint64
+	// slots index the records by hash.
+	slots slotIndex
 	recs  paged[grec]
 	evs   paged[[MaxEvidence]evRef]
 	aggs  paged[cagg] // naggs per record
@@ -155,8 +154,7 @@ func (t *table) release() {
 	t.recs.release()
 	t.evs.release()
 	t.aggs.release()
-	putSlots(t.slots)
-	t.slots = nil
+	t.slots.release()
 	t.dedup.release()
 }
 
@@ -217,26 +215,45 @@ func (t *table) insert(key string, h uint32, lens func(k int) int) int {
 	for k := 0; k < t.naggs; k++ {
 		t.aggs.push(cagg{})
 	}
-	t.place(h, gi)
+	t.slots.place(h, gi)
 	return gi
 }
 
-func (t *table) place(h uint32, gi int) {
-	mask := uint32(len(t.slots) - 1)
-	i := h & mask
-	for t.slots[i] != 0 {
-		i = (i + 1) & mask
-	}
-	t.slots[i] = uint64(h)<<32 | uint64(gi+1)
+func (t *table) grow() {
+	t.slots.rebuild(16, t.recs.n, func(gi int) uint32 { return t.recs.at(gi).hash })
 }
 
-func (t *table) grow() {
-	n := max(16, 2*len(t.slots))
-	putSlots(t.slots)
-	t.slots = newSlots(n)
-	for gi := range t.recs.n {
-		t.place(t.recs.at(gi).hash, gi)
+// slotIndex finds records by hash: open addressing over slots that hold
+// a record's hash (high half) and 1 + its index (low half; 0 is free),
+// so that probing reads no record but the one whose hash matches. A
+// table's groups and its dedup set (strSet) are indexed so.
+type slotIndex []uint64
+
+// place puts record k, of hash h, at the first free slot from h's.
+func (x slotIndex) place(h uint32, k int) {
+	mask := uint32(len(x) - 1)
+	i := h & mask
+	for x[i] != 0 {
+		i = (i + 1) & mask
 	}
+	x[i] = uint64(h)<<32 | uint64(k+1)
+}
+
+// rebuild takes twice the room (at least `least` slots) from the pool and
+// places the n records again, by the hashes hashOf gives.
+func (x *slotIndex) rebuild(least, n int, hashOf func(k int) uint32) {
+	size := max(least, 2*len(*x))
+	putSlots(*x)
+	*x = newSlots(size)
+	for k := range n {
+		x.place(hashOf(k), k)
+	}
+}
+
+// release gives the slots back to the pool.
+func (x *slotIndex) release() {
+	putSlots(*x)
+	*x = nil
 }
 
 // keyOf is record gi's key and the lengths of its values.

@@ -268,8 +268,6 @@ func (cp *compiler) compileMatch() {
 	cp.c.MatchExact = a.exact
 	if !a.exact {
 		cp.c.BodyNeeds = bodyNeeds(tree.Node)
-	}
-	if !a.exact {
 		if src, ok := residual(tree.Node, a.terms); ok {
 			opts := append(audit.ExprOptions(), expr.AsBool(), expr.WarnOnAny())
 			if p, err := expr.Compile(src, opts...); err == nil {

@@ -111,27 +111,11 @@ func nilWhenAbsent(n ast.Node) [][]string {
 // bodyCall recognises fn("requestObject.…") or fn("responseObject.…")
 // and returns the path's segments.
 func bodyCall(n ast.Node, fn string) ([]string, bool) {
-	var args []ast.Node
-	switch c := n.(type) {
-	case *ast.CallNode:
-		if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == fn {
-			args = c.Arguments
-		}
-	case *ast.BuiltinNode:
-		// get is also one of expr's builtins: a parse without the
-		// environment makes get(P) one.
-		if c.Name == fn {
-			args = c.Arguments
-		}
-	}
-	if len(args) != 1 {
-		return nil, false
-	}
-	s, ok := args[0].(*ast.StringNode)
+	path, ok := stringCall(n, fn)
 	if !ok {
 		return nil, false
 	}
-	p := strings.Split(s.Value, ".")
+	p := strings.Split(path, ".")
 	if len(p) < 2 || p[0] != "requestObject" && p[0] != "responseObject" {
 		return nil, false
 	}

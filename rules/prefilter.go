@@ -853,16 +853,30 @@ func startsWith(l, r ast.Node) analyzed {
 
 // annotationCall recognises annotation("key").
 func annotationCall(n ast.Node) (string, bool) {
-	c, ok := n.(*ast.CallNode)
-	if !ok || len(c.Arguments) != 1 {
+	s, ok := stringCall(n, "annotation")
+	return s, ok && s != ""
+}
+
+// stringCall recognises fn("literal") and returns the literal. A parse
+// without the environment makes a call of one of expr's builtins (get) a
+// BuiltinNode, of the environment's functions a CallNode.
+func stringCall(n ast.Node, fn string) (string, bool) {
+	var args []ast.Node
+	switch c := n.(type) {
+	case *ast.CallNode:
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == fn {
+			args = c.Arguments
+		}
+	case *ast.BuiltinNode:
+		if c.Name == fn {
+			args = c.Arguments
+		}
+	}
+	if len(args) != 1 {
 		return "", false
 	}
-	id, ok := c.Callee.(*ast.IdentifierNode)
-	if !ok || id.Value != "annotation" {
-		return "", false
-	}
-	s, ok := c.Arguments[0].(*ast.StringNode)
-	if !ok || s.Value == "" {
+	s, ok := args[0].(*ast.StringNode)
+	if !ok {
 		return "", false
 	}
 	return s.Value, true
