@@ -445,7 +445,9 @@ value:
 	s.i = i
 	return true
 key:
-	// An object's key and its colon; then its value.
+	// An object's key and its colon; then its value. (The string's
+	// lines are the value case's again: one path for both, through a
+	// flag, cost top 4% of its instructions.)
 	if i = spaceEnd(b, i); i >= len(b) || b[i] != '"' {
 		return false
 	}
